@@ -1,0 +1,123 @@
+"""The exception tree of rotator.
+
+The first split answers the only question a worker asks: try again, or not::
+
+    RotatorError
+    ├── ConfigError                 settings or bindings are wrong: exit 2 at start-up
+    ├── TransientError              try again later; carries ``retry_after`` (seconds or None)
+    │   ├── VaultUnavailable        Vault sealed, down, timing out, or 5xx
+    │   ├── ComposioUnavailable     Composio 5xx/429/timeouts after the in-call budget
+    │   └── LockBusy                another process holds this auth config's lock
+    └── PermanentError              a human must act; carries status, slug, request_id, detail
+        ├── SecretFormatError       the Vault secret is malformed (names the path and the field)
+        ├── SecretNotFound          no secret (or no such version) at the Vault path
+        ├── VaultAccessDenied       the Vault token may not read the path
+        └── ComposioRejected        Composio answered 4xx (400, 401/403 after re-auth, 404, 422)
+
+Adapters translate their library's errors once, with ``raise ... from exc``. Messages never
+contain secret material: they name paths, fields, statuses and slugs, never values.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ComposioRejected",
+    "ComposioUnavailable",
+    "ConfigError",
+    "LockBusy",
+    "PermanentError",
+    "RotatorError",
+    "SecretFormatError",
+    "SecretNotFound",
+    "TransientError",
+    "VaultAccessDenied",
+    "VaultUnavailable",
+]
+
+
+class RotatorError(Exception):
+    """Base of every error rotator raises on purpose."""
+
+
+class ConfigError(RotatorError):
+    """Settings or bindings are invalid; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        items = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__(items)
+        self.problems = items
+
+    def __str__(self) -> str:
+        return "invalid configuration:\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+class TransientError(RotatorError):
+    """Try again later; ``retry_after`` is the server's requested wait in seconds, if any."""
+
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        status: int | None = None,
+        slug: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, retry_after, status, slug, request_id)
+        self.message = message
+        self.retry_after = retry_after
+        self.status = status
+        self.slug = slug
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class VaultUnavailable(TransientError):
+    """Vault could not answer (down, sealed, timing out, 5xx)."""
+
+
+class ComposioUnavailable(TransientError):
+    """Composio could not take the update now (5xx, 429, timeouts) after the in-call budget."""
+
+
+class LockBusy(TransientError):
+    """Another process is rotating this auth config right now."""
+
+
+class PermanentError(RotatorError):
+    """A human must act; retrying will not help."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        slug: str | None = None,
+        request_id: str | None = None,
+        suggested_fix: str | None = None,
+    ) -> None:
+        super().__init__(message, status, slug, request_id, suggested_fix)
+        self.message = message
+        self.status = status
+        self.slug = slug
+        self.request_id = request_id
+        self.suggested_fix = suggested_fix
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SecretFormatError(PermanentError):
+    """The Vault secret does not have the shape rotator needs."""
+
+
+class SecretNotFound(PermanentError):
+    """Nothing (or not that version) is stored at the Vault path."""
+
+
+class VaultAccessDenied(PermanentError):
+    """The Vault token is not allowed to read the path (and logging in again did not help)."""
+
+
+class ComposioRejected(PermanentError):
+    """Composio refused the update with a 4xx that retrying will not change."""

@@ -1,0 +1,205 @@
+"""Frozen value types shared by every layer. No I/O here.
+
+Anything that may hold secret material keeps it out of ``repr``: ``Secret`` prints ``***`` and
+the containers mark their data fields ``repr=False``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "AppliedState",
+    "AuthType",
+    "Binding",
+    "Decision",
+    "FieldMap",
+    "Outcome",
+    "OutcomeKind",
+    "Payload",
+    "Plan",
+    "ResponseInfo",
+    "RetryAction",
+    "Secret",
+    "SecretVersion",
+    "Section",
+]
+
+AuthType = Literal["custom", "default"]
+Section = Literal["credentials", "shared_credentials"]
+OutcomeKind = Literal["succeeded", "skipped", "failed", "retry_later"]
+
+
+class Secret:
+    """A secret string whose repr and str never show the value; ``reveal()`` does."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """One Composio field filled from one Vault key (bindings file: ``field <- key``)."""
+
+    section: Section
+    composio_field: str
+    vault_key: str
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Which Vault secret feeds which auth config, and how.
+
+    ``fields`` empty means the discovery shape: the secret holds ``credentials`` and/or
+    ``shared_credentials`` objects (or flat ``credentials.<field>`` keys) and maybe ``type``.
+    ``type`` None means: take it from the secret's ``type`` key, else ``custom``.
+    """
+
+    auth_config_id: str
+    mount: str
+    path: str
+    type: AuthType | None = None
+    fields: tuple[FieldMap, ...] = ()
+    source: str = "discovery"
+
+    @property
+    def vault_path(self) -> str:
+        return f"{self.mount}/{self.path}"
+
+
+@dataclass(frozen=True)
+class SecretVersion:
+    """One version of a KV v2 secret as read from Vault; ``data`` never shows in repr."""
+
+    path: str
+    version: int
+    data: Mapping[str, object] = field(repr=False)
+    created_time: str | None = None
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Exactly what one PATCH carries. Values are revealed only when the body is built."""
+
+    type: AuthType
+    credentials: Mapping[str, Secret | tuple[str, ...]] | None = field(default=None, repr=False)
+    shared_credentials: Mapping[str, Secret | tuple[str, ...]] | None = field(
+        default=None, repr=False
+    )
+
+    def field_names(self) -> dict[str, list[str]]:
+        """Field names per section: safe to log."""
+        out: dict[str, list[str]] = {}
+        if self.credentials is not None:
+            out["credentials"] = sorted(self.credentials)
+        if self.shared_credentials is not None:
+            out["shared_credentials"] = sorted(self.shared_credentials)
+        return out
+
+    def body(self) -> dict[str, object]:
+        """The flat JSON body of ``PATCH /api/v3/auth_configs/{nanoid}``."""
+        out: dict[str, object] = {"type": self.type}
+        for name, section in (
+            ("credentials", self.credentials),
+            ("shared_credentials", self.shared_credentials),
+        ):
+            if section is not None:
+                out[name] = {
+                    k: (v.reveal() if isinstance(v, Secret) else list(v))
+                    for k, v in sorted(section.items())
+                }
+        return out
+
+
+@dataclass(frozen=True)
+class AppliedState:
+    """What rotator last pushed for one auth config (stored in Redis; no secret values)."""
+
+    version: int
+    fingerprint: str
+    applied_at: float
+    request_id: str | None = None
+    vault_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The pure decision for one auth config: push (which version, why) or skip (why)."""
+
+    action: Literal["push", "skip"]
+    reason: str
+    version: int
+
+
+@dataclass(frozen=True)
+class ResponseInfo:
+    """What the retry policy may look at for one Composio call. No bodies, no secrets.
+
+    ``status`` None means no HTTP answer at all; ``failure`` then says why
+    (``timeout``, ``connect``, ``protocol``).
+    """
+
+    status: int | None
+    slug: str | None = None
+    code: int | None = None
+    message: str | None = None
+    request_id: str | None = None
+    suggested_fix: str | None = None
+    retry_after: float | None = None
+    should_retry: bool | None = None
+    rate_limit: int | None = None
+    rate_remaining: int | None = None
+    rate_window: float | None = None
+    failure: str | None = None
+
+
+class RetryAction(enum.Enum):
+    RETRY_NOW = "retry_now"  # sleep ``delay`` in the call, then try again
+    RETRY_LATER = "retry_later"  # give up this call; the caller tries again in ``delay`` s
+    REAUTH = "reauth"  # read the API key again from Vault, then retry once
+    FAIL = "fail"  # permanent: record it and stop
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: RetryAction
+    delay: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one ``rotate`` call: one canonical log line and one status row."""
+
+    auth_config_id: str
+    result: OutcomeKind
+    reason: str
+    vault_path: str | None = None
+    vault_version: int | None = None
+    attempts: int = 0
+    http_status: int | None = None
+    error_slug: str | None = None
+    request_id: str | None = None
+    retry_after: float | None = None
+    duration_ms: float = 0.0
+    error: str | None = None
+    suggested_fix: str | None = None
