@@ -7,6 +7,7 @@ AppRole secret id, Composio key, fingerprint key) are held as ``Secret`` and nev
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from urllib.parse import urlparse
 from rotator.errors import ConfigError
 from rotator.models import RetryAction, Secret
 
-__all__ = ["Settings", "VaultAuth", "load_settings"]
+__all__ = ["Settings", "VaultAuth", "load_fingerprint_key", "load_settings"]
 
 VaultAuth = Literal["token", "approle", "kubernetes"]
 
@@ -196,3 +197,34 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if problems:
         raise ConfigError(problems)
     return s
+
+
+def load_fingerprint_key(settings: Settings) -> bytes:
+    """The local HMAC key for payload fingerprints: env, else a 0600 key file (made if absent).
+
+    Every process that shares a Redis must share this key, or each sees the others' fingerprints
+    as changed and re-pushes once (harmless, but wasted): set ``ROTATOR_FINGERPRINT_KEY``.
+    """
+    if settings.fingerprint_key is not None:
+        return settings.fingerprint_key.reveal().encode()
+    default = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    path = Path(settings.fingerprint_key_file or default / "rotator" / "fingerprint.key")
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"ROTATOR_FINGERPRINT_KEY_FILE {path}: cannot read ({exc})") from exc
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_hex(32).encode())
+    except FileExistsError:
+        pass  # another process made it first
+    except OSError as exc:
+        raise ConfigError(
+            f"ROTATOR_FINGERPRINT_KEY_FILE {path}: cannot create ({exc}); "
+            "set ROTATOR_FINGERPRINT_KEY"
+        ) from exc
+    return path.read_bytes().strip()

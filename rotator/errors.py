@@ -7,6 +7,7 @@ The first split answers the only question a worker asks: try again, or not::
     ├── TransientError              try again later; carries ``retry_after`` (seconds or None)
     │   ├── VaultUnavailable        Vault sealed, down, timing out, or 5xx
     │   ├── ComposioUnavailable     Composio 5xx/429/timeouts after the in-call budget
+    │   ├── StateUnavailable        Redis (state store) did not answer
     │   └── LockBusy                another process holds this auth config's lock
     └── PermanentError              a human must act; carries status, slug, request_id, detail
         ├── SecretFormatError       the Vault secret is malformed (names the path and the field)
@@ -29,6 +30,7 @@ __all__ = [
     "RotatorError",
     "SecretFormatError",
     "SecretNotFound",
+    "StateUnavailable",
     "TransientError",
     "VaultAccessDenied",
     "VaultUnavailable",
@@ -79,6 +81,10 @@ class VaultUnavailable(TransientError):
 
 class ComposioUnavailable(TransientError):
     """Composio could not take the update now (5xx, 429, timeouts) after the in-call budget."""
+
+
+class StateUnavailable(TransientError):
+    """Redis, the state store, did not answer."""
 
 
 class LockBusy(TransientError):

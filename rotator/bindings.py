@@ -1,0 +1,137 @@
+"""Which Vault secret feeds which auth config: discovery by convention plus a TOML file.
+
+Discovery: every KV v2 secret under ``<mount>/<prefix>/`` is one auth config, named by the last
+path segment. The bindings file covers everything else::
+
+    [[binding]]
+    auth_config = "ac_1a2b3c"          # the Composio nanoid
+    path = "teams/payments/stripe"     # KV v2 path, relative to the mount
+    mount = "secret"                   # optional, default ROTATOR_VAULT_MOUNT
+    type = "custom"                    # optional: custom | default
+    [binding.credentials]              # Composio field = Vault key
+    api_key = "stripe_key"
+    [binding.shared_credentials]
+    webhook_secret = "whsec"
+
+A file binding wins over a discovered secret with the same nanoid (explicit beats implicit).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from rotator.errors import ConfigError
+from rotator.models import AuthType, Binding, FieldMap, Section
+
+__all__ = ["NANOID_RE", "discovered", "load_bindings_file", "merge", "parse_bindings"]
+
+NANOID_RE = re.compile(r"^ac_[A-Za-z0-9_-]{1,64}$")
+_KNOWN_KEYS = {"auth_config", "path", "mount", "type", "credentials", "shared_credentials"}
+
+
+def discovered(mount: str, rel_path: str) -> Binding | str:
+    """A binding for one secret found under the prefix, or a problem naming the path."""
+    nanoid = rel_path.rsplit("/", 1)[-1]
+    if not NANOID_RE.match(nanoid):
+        return (
+            f"{mount}/{rel_path}: last segment {nanoid!r} is not an auth config nanoid "
+            "(ac_ followed by letters, digits, _ or -)"
+        )
+    return Binding(auth_config_id=nanoid, mount=mount, path=rel_path)
+
+
+def _fields(where: str, section: Section, raw: object, problems: list[str]) -> list[FieldMap]:
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping) or not raw:
+        problems.append(f"{where}: [{section}] must be a non-empty table of field = vault key")
+        return []
+    out = []
+    for field, key in raw.items():
+        if not isinstance(key, str) or not key:
+            problems.append(f"{where}: {section}.{field} must name a Vault key (a string)")
+            continue
+        out.append(FieldMap(section=section, composio_field=str(field), vault_key=key))
+    return out
+
+
+def _one(where: str, raw: Mapping[str, object], mount: str, problems: list[str]) -> Binding | None:
+    before = len(problems)
+    unknown = sorted(set(raw) - _KNOWN_KEYS)
+    if unknown:
+        problems.append(f"{where}: unknown keys {unknown}")
+    nanoid, path = raw.get("auth_config"), raw.get("path")
+    if not isinstance(nanoid, str) or not NANOID_RE.match(nanoid):
+        problems.append(f"{where}: auth_config {nanoid!r} is not a nanoid (ac_...)")
+    if not isinstance(path, str) or not path.strip("/"):
+        problems.append(f"{where}: path is required (the KV v2 path under the mount)")
+    auth_type = raw.get("type")
+    if auth_type not in (None, "custom", "default"):
+        problems.append(f"{where}: type {auth_type!r} must be custom or default")
+    fields = _fields(where, "credentials", raw.get("credentials"), problems)
+    fields += _fields(where, "shared_credentials", raw.get("shared_credentials"), problems)
+    if not fields and len(problems) == before:
+        problems.append(f"{where}: map at least one field in [credentials] or [shared_credentials]")
+    if auth_type == "default" and any(f.section == "credentials" for f in fields):
+        problems.append(f"{where}: type default (Composio-managed) cannot carry credentials")
+    if len(problems) > before:
+        return None
+    typed: AuthType | None = (
+        "default" if auth_type == "default" else ("custom" if auth_type == "custom" else None)
+    )
+    return Binding(
+        auth_config_id=str(nanoid),
+        mount=str(raw.get("mount") or mount).strip("/"),
+        path=str(path).strip("/"),
+        type=typed,
+        fields=tuple(fields),
+        source=where,
+    )
+
+
+def parse_bindings(doc: Mapping[str, object], *, name: str, mount: str) -> list[Binding]:
+    """Validate a parsed bindings document; raise one ConfigError listing every problem."""
+    problems: list[str] = []
+    items = doc.get("binding", [])
+    if not isinstance(items, list):
+        raise ConfigError(f"{name}: 'binding' must be an array of tables ([[binding]])")
+    out: list[Binding] = []
+    seen: dict[str, str] = {}
+    for i, raw in enumerate(items, start=1):
+        where = f"{name} binding #{i}"
+        if not isinstance(raw, Mapping):
+            problems.append(f"{where}: must be a table")
+            continue
+        b = _one(where, raw, mount, problems)
+        if b is None:
+            continue
+        if b.auth_config_id in seen:
+            problems.append(
+                f"{where}: {b.auth_config_id} is already bound by {seen[b.auth_config_id]}"
+            )
+            continue
+        seen[b.auth_config_id] = where
+        out.append(b)
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def load_bindings_file(path: str, *, mount: str) -> list[Binding]:
+    try:
+        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"ROTATOR_BINDINGS_FILE {path}: cannot read ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"ROTATOR_BINDINGS_FILE {path}: not valid TOML ({exc})") from exc
+    return parse_bindings(doc, name=Path(path).name, mount=mount)
+
+
+def merge(found: Iterable[Binding], explicit: Iterable[Binding]) -> dict[str, Binding]:
+    """Discovered bindings, overridden by explicit ones with the same nanoid."""
+    out = {b.auth_config_id: b for b in found}
+    out.update({b.auth_config_id: b for b in explicit})
+    return dict(sorted(out.items()))

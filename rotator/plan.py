@@ -1,0 +1,154 @@
+"""The pure core: what to push for one auth config, and whether to push it at all.
+
+``extract_payload`` turns one Vault secret version into exactly the PATCH payload (or a
+``SecretFormatError`` naming the path and the field); ``fingerprint`` keys an HMAC over it so
+Redis never holds anything derivable without the local key; ``decide`` compares with what was
+last applied. No I/O here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+
+from rotator.errors import SecretFormatError
+from rotator.models import (
+    AppliedState,
+    AuthType,
+    Binding,
+    Payload,
+    Plan,
+    Secret,
+    SecretVersion,
+    Section,
+)
+
+__all__ = ["decide", "extract_payload", "fingerprint"]
+
+SECTIONS: tuple[Section, ...] = ("credentials", "shared_credentials")
+LIST_FIELDS = frozenset({"scopes", "user_scopes"})
+Value = Secret | tuple[str, ...]
+
+
+def _where(secret: SecretVersion) -> str:
+    return f"Vault secret {secret.path} (version {secret.version})"
+
+
+def _value(secret: SecretVersion, name: str, raw: object) -> Value:
+    """One credential value: a non-empty string, or a list of strings for scopes."""
+    field = name.rsplit(".", 1)[-1]
+    if isinstance(raw, str):
+        return Secret(raw)
+    if field in LIST_FIELDS and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        return tuple(raw)
+    kind = type(raw).__name__ if raw is not None else "null"
+    expected = "a string or a list of strings" if field in LIST_FIELDS else "a string"
+    raise SecretFormatError(f"{_where(secret)}: {name} must be {expected}, got {kind}")
+
+
+def _section(secret: SecretVersion, name: str, raw: object) -> dict[str, Value]:
+    if not isinstance(raw, Mapping):
+        kind = type(raw).__name__ if raw is not None else "null"
+        raise SecretFormatError(f"{_where(secret)}: {name} must be an object, got {kind}")
+    if not raw:
+        raise SecretFormatError(f"{_where(secret)}: {name} is an empty object")
+    return {str(k): _value(secret, f"{name}.{k}", v) for k, v in raw.items()}
+
+
+def _discovered_sections(secret: SecretVersion) -> dict[Section, dict[str, Value]]:
+    """The zero-config shape: nested objects and/or flat ``section.field`` keys."""
+    out: dict[Section, dict[str, Value]] = {}
+    for key, raw in secret.data.items():
+        if key == "type":
+            continue
+        head, dot, field = key.partition(".")
+        if head not in SECTIONS:
+            raise SecretFormatError(
+                f"{_where(secret)}: unexpected key {key!r} (expected credentials, "
+                "shared_credentials, type, or credentials.<field> / shared_credentials.<field>)"
+            )
+        section: Section = "credentials" if head == "credentials" else "shared_credentials"
+        if not dot:
+            for name, value in _section(secret, key, raw).items():
+                out.setdefault(section, {})[name] = value
+        elif not field:
+            raise SecretFormatError(f"{_where(secret)}: key {key!r} has no field name")
+        else:
+            out.setdefault(section, {})[field] = _value(secret, key, raw)
+    return out
+
+
+def _bound_sections(binding: Binding, secret: SecretVersion) -> dict[Section, dict[str, Value]]:
+    out: dict[Section, dict[str, Value]] = {}
+    for fm in binding.fields:
+        target = f"{fm.section}.{fm.composio_field}"
+        if fm.vault_key not in secret.data:
+            raise SecretFormatError(
+                f"{_where(secret)}: key {fm.vault_key!r} (bound to {target} by {binding.source}) "
+                "is missing"
+            )
+        value = _value(secret, fm.composio_field, secret.data[fm.vault_key])
+        out.setdefault(fm.section, {})[fm.composio_field] = value
+    return out
+
+
+def _auth_type(binding: Binding, secret: SecretVersion) -> AuthType:
+    if binding.type is not None:
+        return binding.type
+    raw = secret.data.get("type", "custom")
+    if raw == "custom":
+        return "custom"
+    if raw == "default":
+        return "default"
+    raise SecretFormatError(f"{_where(secret)}: type must be 'custom' or 'default', got {raw!r}")
+
+
+def extract_payload(binding: Binding, secret: SecretVersion) -> Payload:
+    """Build the PATCH payload from one secret version, or say exactly what is wrong."""
+    if not secret.data:
+        raise SecretFormatError(f"{_where(secret)}: the secret is empty")
+    sections = _bound_sections(binding, secret) if binding.fields else _discovered_sections(secret)
+    if not sections:
+        raise SecretFormatError(
+            f"{_where(secret)}: neither credentials nor shared_credentials is present"
+        )
+    auth_type = _auth_type(binding, secret)
+    if auth_type == "default" and "credentials" in sections:
+        raise SecretFormatError(
+            f"{_where(secret)}: type 'default' (Composio-managed auth) cannot carry credentials; "
+            "use shared_credentials or type 'custom'"
+        )
+    return Payload(
+        type=auth_type,
+        credentials=sections.get("credentials"),
+        shared_credentials=sections.get("shared_credentials"),
+    )
+
+
+def fingerprint(payload: Payload, key: bytes) -> str:
+    """HMAC-SHA256 over the canonical JSON body; useless to anyone without the local key."""
+    canonical = json.dumps(payload.body(), sort_keys=True, separators=(",", ":"))
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def decide(
+    *,
+    version: int,
+    fingerprint: str,
+    applied: AppliedState | None,
+    force: bool,
+    rollback: bool = False,
+) -> Plan:
+    """Push or skip, with the reason. ``version`` is the Vault version about to be pushed."""
+    if force:
+        return Plan("push", "forced", version)
+    if applied is None:
+        return Plan("push", "never applied (or state lost)", version)
+    if applied.version != version:
+        verb = "rollback" if rollback else "vault version changed"
+        return Plan("push", f"{verb}: {applied.version} -> {version}", version)
+    if not hmac.compare_digest(applied.fingerprint, fingerprint):
+        return Plan("push", "payload changed (binding or fingerprint key changed)", version)
+    return Plan("skip", f"in step at version {version}", version)

@@ -1,0 +1,215 @@
+"""Rotation state in Redis: applied versions, last errors, locks, audit and dead-letter streams.
+
+Nothing here ever holds a secret value: versions, HMAC fingerprints, request ids, statuses,
+slugs and already-redacted messages only. Losing all of it costs one harmless re-push per auth
+config. Every key name is built in ``Keys``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar, cast
+
+import redis
+from redis.lock import Lock
+
+from rotator.errors import LockBusy, StateUnavailable
+from rotator.models import AppliedState
+
+__all__ = ["Keys", "LastError", "StateStore"]
+
+STREAM_MAXLEN = 100_000
+
+
+class Keys:
+    """Every Redis key rotator uses, in one place."""
+
+    prefix = "rotator"
+
+    @classmethod
+    def applied(cls, nanoid: str) -> str:
+        return f"{cls.prefix}:applied:{nanoid}"
+
+    @classmethod
+    def last_error(cls, nanoid: str) -> str:
+        return f"{cls.prefix}:error:{nanoid}"
+
+    @classmethod
+    def lock(cls, nanoid: str) -> str:
+        return f"{cls.prefix}:lock:{nanoid}"
+
+    @classmethod
+    def failures(cls, nanoid: str) -> str:
+        return f"{cls.prefix}:failures:{nanoid}"
+
+    audit = "rotator:audit"
+    dead_letter = "rotator:dlq"
+
+
+@dataclass(frozen=True)
+class LastError:
+    kind: str  # "transient" | "permanent"
+    message: str
+    at: float
+    status: int | None = None
+    slug: str | None = None
+    request_id: str | None = None
+    attempts: int = 0
+    vault_version: int | None = None
+
+
+def _opt_int(raw: str | None) -> int | None:
+    return int(raw) if raw not in (None, "") else None
+
+
+_Field = bytes | bytearray | memoryview | str | int | float
+
+
+def _flat(fields: Mapping[str, object]) -> dict[_Field, _Field]:
+    return {k: str(v) for k, v in fields.items() if v is not None}
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _translated(fn: Callable[P, R]) -> Callable[P, R]:
+    """Redis errors become ``StateUnavailable`` (transient), raised once, from the cause."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StateUnavailable(f"Redis state store: {type(exc).__name__}") from exc
+
+    return wrapper
+
+
+class StateStore:
+    """The only module that talks to Redis for rotation state; its errors are translated."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    @classmethod
+    def from_url(cls, url: str) -> StateStore:
+        client = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            socket_keepalive=True,
+            retry_on_timeout=True,
+            health_check_interval=30,
+        )
+        return cls(client)
+
+    @_translated
+    def ping(self) -> bool:
+        return bool(self.redis.ping())
+
+    def close(self) -> None:
+        self.redis.close()
+
+    # applied state
+    @_translated
+    def get_applied(self, nanoid: str) -> AppliedState | None:
+        raw = cast(dict[str, str], self.redis.hgetall(Keys.applied(nanoid)))
+        try:
+            return AppliedState(
+                version=int(raw["version"]),
+                fingerprint=raw["fingerprint"],
+                applied_at=float(raw["applied_at"]),
+                request_id=raw.get("request_id") or None,
+                vault_path=raw.get("vault_path") or None,
+            )
+        except (KeyError, ValueError):
+            return None  # absent or damaged: treated as never applied -> a harmless re-push
+
+    @_translated
+    def record_success(
+        self, nanoid: str, applied: AppliedState, *, audit: Mapping[str, object]
+    ) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(Keys.applied(nanoid))
+        pipe.hset(Keys.applied(nanoid), mapping=_flat(applied.__dict__))
+        pipe.delete(Keys.last_error(nanoid), Keys.failures(nanoid))
+        pipe.xadd(Keys.audit, _flat(audit), maxlen=STREAM_MAXLEN, approximate=True)
+        pipe.execute()
+
+    @_translated
+    def forget(self, nanoid: str) -> None:
+        self.redis.delete(Keys.applied(nanoid), Keys.last_error(nanoid), Keys.failures(nanoid))
+
+    # errors
+    @_translated
+    def record_error(self, nanoid: str, error: LastError, *, audit: Mapping[str, object]) -> int:
+        """Store the last error; return the count of consecutive permanent failures."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(Keys.last_error(nanoid))
+        pipe.hset(Keys.last_error(nanoid), mapping=_flat(error.__dict__))
+        if error.kind == "permanent":
+            pipe.incr(Keys.failures(nanoid))
+        else:
+            pipe.get(Keys.failures(nanoid))
+        pipe.xadd(Keys.audit, _flat(audit), maxlen=STREAM_MAXLEN, approximate=True)
+        res = pipe.execute()
+        return int(res[2] or 0)
+
+    @_translated
+    def get_last_error(self, nanoid: str) -> LastError | None:
+        raw = cast(dict[str, str], self.redis.hgetall(Keys.last_error(nanoid)))
+        if not raw:
+            return None
+        try:
+            return LastError(
+                kind=raw.get("kind", "?"),
+                message=raw.get("message", ""),
+                at=float(raw.get("at", 0)),
+                status=_opt_int(raw.get("status")),
+                slug=raw.get("slug") or None,
+                request_id=raw.get("request_id") or None,
+                attempts=int(raw.get("attempts", 0)),
+                vault_version=_opt_int(raw.get("vault_version")),
+            )
+        except ValueError:
+            return None
+
+    @_translated
+    def consecutive_failures(self, nanoid: str) -> int:
+        return int(cast(str | None, self.redis.get(Keys.failures(nanoid))) or 0)
+
+    # streams
+    @_translated
+    def dead_letter(self, entry: Mapping[str, object]) -> str:
+        return str(
+            self.redis.xadd(Keys.dead_letter, _flat(entry), maxlen=STREAM_MAXLEN, approximate=True)
+        )
+
+    @_translated
+    def dead_letters(self, count: int = 1000) -> list[tuple[str, dict[str, str]]]:
+        return cast(
+            list[tuple[str, dict[str, str]]], self.redis.xrange(Keys.dead_letter, count=count)
+        )
+
+    @_translated
+    def remove_dead_letters(self, ids: list[str]) -> int:
+        return int(self.redis.xdel(Keys.dead_letter, *ids)) if ids else 0
+
+    @_translated
+    def audit_events(self, count: int = 1000) -> list[tuple[str, dict[str, str]]]:
+        return cast(list[tuple[str, dict[str, str]]], self.redis.xrange(Keys.audit, count=count))
+
+    # locks
+    @_translated
+    def lock(self, nanoid: str, *, ttl: float, wait: float = 0.0) -> Lock:
+        """Acquire the per-auth-config lock (random token, TTL, Lua-checked release) or raise."""
+        lock: Lock = self.redis.lock(
+            Keys.lock(nanoid), timeout=ttl, blocking=wait > 0, blocking_timeout=wait or None
+        )
+        if not lock.acquire():
+            raise LockBusy(f"{nanoid}: another rotation holds the lock", retry_after=min(ttl, 5.0))
+        return lock
