@@ -59,6 +59,12 @@ class Settings:
     slug_overrides: Mapping[str, RetryAction] = field(default_factory=dict)
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: str = "INFO"
+    sweep_interval: float = 60.0
+    resync_interval: float = 86400.0
+    quarantine_after: int = 3
+    task_max_retries: int = 10
+    visibility_timeout: float = 3600.0
+    worker_concurrency: int = 16
 
 
 def _f(env: Mapping[str, str], name: str, default: float, problems: list[str]) -> float:
@@ -183,12 +189,25 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         slug_overrides=_overrides(env.get("ROTATOR_RETRY_SLUG_OVERRIDES", ""), problems),
         log_format=log_format,  # type: ignore[arg-type]
         log_level=(env.get("ROTATOR_LOG_LEVEL") or "INFO").upper(),
+        sweep_interval=_f(env, "ROTATOR_SWEEP_INTERVAL", 60.0, problems),
+        resync_interval=_f(env, "ROTATOR_RESYNC_INTERVAL", 86400.0, problems),
+        quarantine_after=_i(env, "ROTATOR_QUARANTINE_AFTER", 3, problems),
+        task_max_retries=_i(env, "ROTATOR_TASK_MAX_RETRIES", 10, problems),
+        visibility_timeout=_f(env, "ROTATOR_VISIBILITY_TIMEOUT", 3600.0, problems),
+        worker_concurrency=_i(env, "ROTATOR_WORKER_CONCURRENCY", 16, problems),
     )
     _check_url("COMPOSIO_BASE_URL", s.composio_base_url, ("http", "https"), problems)
     _check_url("ROTATOR_REDIS_URL", s.redis_url, ("redis", "rediss", "unix"), problems)
     _check_file("VAULT_CACERT", s.vault_cacert, problems)
     _check_file("ROTATOR_COMPOSIO_CACERT", s.composio_cacert, problems)
     _check_file("ROTATOR_BINDINGS_FILE", s.bindings_file, problems)
+    if s.sweep_interval < 1:
+        problems.append("ROTATOR_SWEEP_INTERVAL must be at least 1 second")
+    if s.retry_max_delay * 2 + s.lock_ttl >= s.visibility_timeout:
+        problems.append(
+            "ROTATOR_VISIBILITY_TIMEOUT must exceed twice ROTATOR_RETRY_MAX_DELAY plus "
+            "ROTATOR_LOCK_TTL, or the Redis broker redelivers countdown tasks over and over"
+        )
     if s.retry_in_call_attempts < 1:
         problems.append("ROTATOR_RETRY_IN_CALL_ATTEMPTS must be at least 1")
     if s.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -25,7 +25,7 @@ from rotator.models import (
     Section,
 )
 
-__all__ = ["decide", "extract_payload", "fingerprint"]
+__all__ = ["decide", "extract_payload", "fingerprint", "sweep_decision"]
 
 SECTIONS: tuple[Section, ...] = ("credentials", "shared_credentials")
 LIST_FIELDS = frozenset({"scopes", "user_scopes"})
@@ -152,3 +152,31 @@ def decide(
     if not hmac.compare_digest(applied.fingerprint, fingerprint):
         return Plan("push", "payload changed (binding or fingerprint key changed)", version)
     return Plan("skip", f"in step at version {version}", version)
+
+
+def sweep_decision(
+    *,
+    current_version: int,
+    applied_version: int | None,
+    applied_at: float | None,
+    failures: int,
+    error_version: int | None,
+    paused: bool,
+    now: float,
+    resync_interval: float,
+    quarantine_after: int,
+) -> tuple[str, bool, str]:
+    """The sweep's cheap decision from metadata alone: (queue | skip, force?, reason).
+
+    Quarantine: after ``quarantine_after`` consecutive permanent failures at this same Vault
+    version, stop queueing until the version changes (or an operator forces a rotation).
+    """
+    if paused:
+        return "skip", False, "paused"
+    if quarantine_after and failures >= quarantine_after and error_version == current_version:
+        return "skip", False, "quarantined"
+    if applied_version != current_version:
+        return "queue", False, f"vault version {applied_version} -> {current_version}"
+    if resync_interval and (applied_at is None or now - applied_at >= resync_interval):
+        return "queue", True, "periodic re-sync"
+    return "skip", False, "in step"

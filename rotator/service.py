@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 import structlog
@@ -159,6 +160,20 @@ class RotationService:
             lambda: self.state.record_success(b.auth_config_id, applied_now, audit=_audit(outcome))
         )
         log.info("rotation.succeeded", **_fields(outcome), fields=payload.field_names())
+        return outcome
+
+    def give_up(self, last: Outcome) -> Outcome:
+        """Retries ran out on a transient failure: dead-letter it and say so (once)."""
+        structlog.contextvars.bind_contextvars(auth_config_id=last.auth_config_id)
+        outcome = replace(
+            last,
+            result="failed",
+            reason=f"retries exhausted ({last.reason})",
+            retry_after=None,
+        )
+        self._record_error(outcome, "exhausted")
+        _best_effort(lambda: self.state.dead_letter({**_audit(outcome), "at": self._clock()}))
+        log.error("rotation.failed", **_fields(outcome))
         return outcome
 
     def _skipped(self, b: Binding, plan: Plan, started: float) -> Outcome:

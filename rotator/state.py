@@ -18,7 +18,7 @@ from redis.lock import Lock
 from rotator.errors import LockBusy, StateUnavailable
 from rotator.models import AppliedState
 
-__all__ = ["Keys", "LastError", "StateStore"]
+__all__ = ["Brief", "Keys", "LastError", "StateStore"]
 
 STREAM_MAXLEN = 100_000
 
@@ -44,8 +44,15 @@ class Keys:
     def failures(cls, nanoid: str) -> str:
         return f"{cls.prefix}:failures:{nanoid}"
 
+    @classmethod
+    def queued(cls, nanoid: str) -> str:
+        return f"{cls.prefix}:queued:{nanoid}"
+
     audit = "rotator:audit"
     dead_letter = "rotator:dlq"
+    paused = "rotator:paused"
+    paused_ids = "rotator:paused_ids"
+    last_sweep = "rotator:sweep:last"
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,16 @@ class LastError:
     request_id: str | None = None
     attempts: int = 0
     vault_version: int | None = None
+
+
+@dataclass(frozen=True)
+class Brief:
+    """The sweep's view of one auth config's state."""
+
+    applied_version: int | None
+    applied_at: float | None
+    failures: int
+    error_version: int | None
 
 
 def _opt_int(raw: str | None) -> int | None:
@@ -213,3 +230,76 @@ class StateStore:
         if not lock.acquire():
             raise LockBusy(f"{nanoid}: another rotation holds the lock", retry_after=min(ttl, 5.0))
         return lock
+
+    # operator switches and sweep bookkeeping
+    @_translated
+    def pause(self, nanoid: str | None = None) -> None:
+        if nanoid is None:
+            self.redis.set(Keys.paused, "1")
+        else:
+            self.redis.sadd(Keys.paused_ids, nanoid)
+
+    @_translated
+    def resume(self, nanoid: str | None = None) -> None:
+        if nanoid is None:
+            self.redis.delete(Keys.paused)
+        else:
+            self.redis.srem(Keys.paused_ids, nanoid)
+
+    @_translated
+    def paused(self) -> tuple[bool, set[str]]:
+        """(everything paused?, the auth configs paused one by one)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(Keys.paused)
+        pipe.smembers(Keys.paused_ids)
+        everything, ids = pipe.execute()
+        return bool(everything), set(ids)
+
+    @_translated
+    def is_paused(self, nanoid: str) -> bool:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(Keys.paused)
+        pipe.sismember(Keys.paused_ids, nanoid)
+        return any(pipe.execute())
+
+    @_translated
+    def claim_queue(self, nanoid: str, *, ttl: float) -> bool:
+        """Mark an auth config as queued; False when it already is (the sweep's dedupe key)."""
+        return bool(self.redis.set(Keys.queued(nanoid), "1", nx=True, px=int(ttl * 1000)))
+
+    @_translated
+    def extend_queue(self, nanoid: str, *, ttl: float) -> None:
+        self.redis.set(Keys.queued(nanoid), "1", px=int(ttl * 1000))
+
+    @_translated
+    def release_queue(self, nanoid: str) -> None:
+        self.redis.delete(Keys.queued(nanoid))
+
+    @_translated
+    def record_sweep(self, summary: Mapping[str, object]) -> None:
+        self.redis.delete(Keys.last_sweep)
+        self.redis.hset(Keys.last_sweep, mapping=_flat(summary))
+
+    @_translated
+    def last_sweep(self) -> dict[str, str]:
+        return cast(dict[str, str], self.redis.hgetall(Keys.last_sweep))
+
+    @_translated
+    def briefs(self, nanoids: list[str]) -> dict[str, Brief]:
+        """What the sweep needs per auth config, in one round trip for all of them."""
+        pipe = self.redis.pipeline(transaction=False)
+        for nanoid in nanoids:
+            pipe.hmget(Keys.applied(nanoid), ["version", "applied_at"])
+            pipe.get(Keys.failures(nanoid))
+            pipe.hget(Keys.last_error(nanoid), "vault_version")
+        res = pipe.execute()
+        out = {}
+        for i, nanoid in enumerate(nanoids):
+            (version, applied_at), failures, err_version = res[3 * i : 3 * i + 3]
+            out[nanoid] = Brief(
+                applied_version=_opt_int(version),
+                applied_at=float(applied_at) if applied_at else None,
+                failures=int(failures or 0),
+                error_version=_opt_int(err_version),
+            )
+        return out

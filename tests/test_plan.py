@@ -6,7 +6,7 @@ import pytest
 
 from rotator.errors import SecretFormatError
 from rotator.models import AppliedState, Binding, FieldMap, Secret, SecretVersion
-from rotator.plan import decide, extract_payload, fingerprint
+from rotator.plan import decide, extract_payload, fingerprint, sweep_decision
 
 B = Binding(auth_config_id="ac_x1", mount="secret", path="composio/auth_configs/ac_x1")
 KEY = b"k" * 32
@@ -152,3 +152,40 @@ def test_decide_table(
     assert plan.action == action
     assert reason in plan.reason
     assert plan.version == version
+
+
+@pytest.mark.parametrize(
+    ("kw", "expected"),
+    [
+        ({}, ("skip", False, "in step")),
+        ({"applied_version": None}, ("queue", False, "vault version None -> 5")),
+        ({"applied_version": 4}, ("queue", False, "vault version 4 -> 5")),
+        ({"paused": True, "applied_version": 4}, ("skip", False, "paused")),
+        ({"failures": 3, "error_version": 5, "applied_version": 4}, ("skip", False, "quarantined")),
+        (
+            {"failures": 3, "error_version": 4, "applied_version": 4},
+            ("queue", False, "vault version 4 -> 5"),
+        ),
+        (
+            {"failures": 2, "error_version": 5, "applied_version": 4},
+            ("queue", False, "vault version 4 -> 5"),
+        ),
+        ({"applied_at": -2600.0}, ("queue", True, "periodic re-sync")),
+        ({"applied_at": -2600.0, "resync_interval": 0}, ("skip", False, "in step")),
+    ],
+)
+def test_sweep_decision_table(kw: dict[str, object], expected: tuple[str, bool, str]) -> None:
+    """The sweep queues changed versions and due re-syncs; skips paused, quarantined, in step."""
+    args: dict[str, object] = {
+        "current_version": 5,
+        "applied_version": 5,
+        "applied_at": 1000.0,
+        "failures": 0,
+        "error_version": None,
+        "paused": False,
+        "now": 1100.0,
+        "resync_interval": 3600.0,
+        "quarantine_after": 3,
+    }
+    args.update(kw)
+    assert sweep_decision(**args) == expected  # type: ignore[arg-type]

@@ -1,0 +1,115 @@
+"""The Celery app: Redis broker, JSON only, reliability settings, beat schedule, log hookup.
+
+``celery -A rotator.app worker`` and ``rotator worker`` both work. Settings are read (and
+validated) when Celery first needs its configuration; a broken configuration stops the process
+with exit code 2 and one message listing every problem.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import structlog
+from celery import Celery, signals
+
+from rotator.config import Settings, load_settings
+from rotator.errors import ConfigError
+from rotator.logs import configure_logging
+
+__all__ = ["ROTATE_TASK", "SWEEP_TASK", "app", "celery_config", "settings"]
+
+ROTATE_TASK = "rotator.rotate"
+SWEEP_TASK = "rotator.sweep"
+QUEUE = "rotator"
+
+app = Celery("rotator", include=["rotator.tasks"])
+_settings: Settings | None = None
+
+
+def settings() -> Settings:
+    """The process's settings, loaded once; exit 2 with every problem listed if invalid."""
+    global _settings  # noqa: PLW0603  (one per process, read once)
+    if _settings is None:
+        try:
+            _settings = load_settings()
+        except ConfigError as exc:
+            sys.stderr.write(f"rotator: {exc}\n")
+            raise SystemExit(2) from None
+    return _settings
+
+
+def celery_config(s: Settings) -> dict[str, Any]:
+    """Every Celery setting rotator relies on (see ../shared/celery-notes.md for why)."""
+    redis_opts = {
+        "visibility_timeout": int(s.visibility_timeout),
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+        "retry_on_timeout": True,
+        "health_check_interval": 30,
+    }
+    return {
+        "broker_url": s.redis_url,
+        "result_backend": s.redis_url,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_transport_options": redis_opts,
+        "result_backend_transport_options": redis_opts,
+        "visibility_timeout": int(s.visibility_timeout),
+        "redis_socket_timeout": 10,
+        "redis_socket_connect_timeout": 5,
+        "redis_retry_on_timeout": True,
+        "redis_socket_keepalive": True,
+        "redis_backend_health_check_interval": 30,
+        "broker_connection_retry_on_startup": True,
+        "result_expires": 24 * 3600,
+        "task_default_queue": QUEUE,
+        "worker_pool": "threads",
+        "worker_concurrency": s.worker_concurrency,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "redbeat_redis_url": s.redis_url,
+        "redbeat_key_prefix": "rotator:redbeat",
+        "redbeat_lock_timeout": max(10, int(s.sweep_interval * 3)),
+        "beat_max_loop_interval": max(1, min(5, int(s.sweep_interval))),
+        "beat_schedule": {
+            "rotator-sweep": {"task": SWEEP_TASK, "schedule": s.sweep_interval},
+        },
+    }
+
+
+@app.on_configure.connect
+def _configure(sender: Celery, **_: Any) -> None:
+    sender.conf.update(celery_config(settings()))
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    s = settings()
+    configure_logging(s.log_level, s.log_format)
+
+
+@signals.task_prerun.connect
+def _bind(task_id: str, task: Any, args: Any = (), kwargs: Any = None, **_: Any) -> None:
+    structlog.contextvars.clear_contextvars()
+    fields: dict[str, object] = {
+        "task_id": task_id,
+        "task_name": task.name,
+        "retries": task.request.retries,
+    }
+    nanoid = (kwargs or {}).get("auth_config_id") or (args[0] if args else None)
+    if isinstance(nanoid, str):
+        fields["auth_config_id"] = nanoid
+    structlog.contextvars.bind_contextvars(**fields)
+
+
+@signals.task_postrun.connect
+def _unbind(**_: Any) -> None:
+    structlog.contextvars.clear_contextvars()

@@ -1,0 +1,197 @@
+"""The ``rotator`` command. Exit codes: 0 ok, 1 a rotation (or check) failed, 2 usage/config."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import click
+
+from rotator.cli_service import queue_rotations, register
+from rotator.config import load_settings
+from rotator.errors import ConfigError, RotatorError
+from rotator.logs import configure_logging, scrub
+from rotator.models import Outcome
+from rotator.render import outcomes_json, print_json, print_outcomes, print_status
+from rotator.runtime import Runtime, build_runtime
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@contextmanager
+def open_runtime() -> Iterator[Runtime]:
+    """Load settings (exit 2 listing every problem), configure logs, build clients."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        click.echo(f"rotator: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        rt = build_runtime(settings)
+    except ConfigError as exc:
+        click.echo(f"rotator: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def _ids(rt: Runtime, ids: Sequence[str], all_: bool) -> list[str]:
+    if all_ == bool(ids):
+        raise click.UsageError("give NANOID... or --all (not both)")
+    if not all_:
+        return list(dict.fromkeys(ids))
+    view = rt.catalog.view(fresh=True)
+    for problem in view.problems:
+        click.echo(f"rotator: skipped: {problem}", err=True)
+    return list(view.bindings)
+
+
+def _parallel(fn: Callable[[str], Outcome], ids: list[str], concurrency: int) -> list[Outcome]:
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids) or 1))) as pool:
+        return list(pool.map(fn, ids))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rotator")
+def cli() -> None:
+    """Keep Composio auth configs' credentials in step with Vault KV v2."""
+
+
+@cli.command()
+@click.argument("nanoids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every auth config found in Vault and bindings.")
+@click.option("--force", is_flag=True, help="Push even when Vault and Composio are in step.")
+@click.option("--version", "version", type=click.IntRange(min=1), help="Push this older version.")
+@click.option("--inline", is_flag=True, help="Rotate in this process instead of on a worker.")
+@click.option("--wait", is_flag=True, help="Wait for the queued rotations and show outcomes.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds --wait waits.")
+@click.option("--json", "as_json", is_flag=True, help="Print outcomes as JSON.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+def rotate(  # noqa: PLR0917  (click passes options positionally)
+    nanoids: tuple[str, ...],
+    all_: bool,
+    force: bool,
+    version: int | None,
+    inline: bool,
+    wait: bool,
+    timeout: float,
+    as_json: bool,
+    concurrency: int,
+) -> None:
+    """Rotate NANOID... (or --all) now: queued on the workers, or --inline here."""
+    if version is not None and (all_ or len(nanoids) != 1):
+        raise click.UsageError("--version rolls back exactly one NANOID")
+    with open_runtime() as rt:
+        ids = _ids(rt, nanoids, all_)
+        if inline:
+            outcomes = _parallel(
+                lambda i: rt.service.rotate(i, force=force, version=version), ids, concurrency
+            )
+        else:
+            queued = queue_rotations(ids, force=force, version=version, wait=wait, timeout=timeout)
+            if queued is None:
+                sys.exit(EXIT_OK)
+            outcomes = queued
+    if as_json:
+        print_json(outcomes_json(outcomes))
+    else:
+        print_outcomes(outcomes)
+    ok = all(o.result in ("succeeded", "skipped") for o in outcomes)
+    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def plan(as_json: bool) -> None:
+    """Show what would be pushed and why; writes nothing."""
+    rows: list[dict[str, object]] = []
+    with open_runtime() as rt:
+        view = rt.catalog.view(fresh=True)
+        for nanoid, binding in view.bindings.items():
+            try:
+                p = rt.service.plan(binding)
+                rows.append(
+                    {
+                        "auth_config_id": nanoid,
+                        "action": p.action,
+                        "version": p.version,
+                        "reason": p.reason,
+                    }
+                )
+            except RotatorError as exc:
+                rows.append(
+                    {
+                        "auth_config_id": nanoid,
+                        "action": "error",
+                        "version": None,
+                        "reason": scrub(str(exc)),
+                    }
+                )
+        rows += [
+            {"auth_config_id": None, "action": "error", "version": None, "reason": p}
+            for p in view.problems
+        ]
+    if as_json:
+        print_json(rows)
+    else:
+        for r in rows:
+            click.echo(
+                f"{r['auth_config_id'] or '-':<28} {r['action']:<6} "
+                f"v{r['version'] or '-':<4} {r['reason']}"
+            )
+    sys.exit(EXIT_FAILED if any(r["action"] == "error" for r in rows) else EXIT_OK)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """Per auth config: Vault version, applied version, state, last error, last success."""
+    with open_runtime() as rt:
+        rows = rt.status_rows()
+    if as_json:
+        print_json([r.as_dict() for r in rows])
+    else:
+        print_status(rows)
+
+
+@cli.command()
+def check() -> None:
+    """Validate the configuration and reach Vault, Redis and Composio."""
+    failed = False
+    with open_runtime() as rt:
+        probes: list[tuple[str, Callable[[], object]]] = [
+            ("vault", rt.vault.check),
+            ("redis", rt.state.ping),
+            ("composio", rt.composio.ping),
+            ("bindings", lambda: f"{len(rt.catalog.view(fresh=True).bindings)} auth configs"),
+        ]
+        for name, probe in probes:
+            try:
+                detail = probe()
+                click.echo(f"ok    {name:<9} {scrub(str(detail))}")
+            except Exception as exc:  # every probe reports; none stops the rest
+                failed = True
+                click.echo(f"FAIL  {name:<9} {type(exc).__name__}: {scrub(str(exc))}")
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@cli.command()
+def demo() -> None:
+    """Run the whole loop on a local stack: OpenBao, Redis and the Composio emulator."""
+    from rotator.sandbox.demo import run_demo
+
+    sys.exit(run_demo())
+
+
+register(cli)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,140 @@
+"""The service side of the CLI: the queued rotate path, worker, beat, pause/resume, dead letters."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+
+import click
+
+from rotator.models import Outcome
+from rotator.runtime import Runtime
+
+__all__ = ["queue_rotations", "register"]
+
+_PASS = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+def _outcome(nanoid: str, raw: object, fallback: str) -> Outcome:
+    if isinstance(raw, dict) and raw.get("result") in ("succeeded", "skipped", "failed"):
+        fields = {k: v for k, v in raw.items() if k in Outcome.__dataclass_fields__}
+        return Outcome(**fields)
+    return Outcome(auth_config_id=nanoid, result="failed", reason=fallback)
+
+
+def queue_rotations(
+    ids: Sequence[str], *, force: bool, version: int | None, wait: bool, timeout: float
+) -> list[Outcome] | None:
+    """Send ``rotator.rotate`` for each id; with ``wait``, collect one outcome per id."""
+    from rotator.app import ROTATE_TASK, app
+
+    results = [
+        app.send_task(ROTATE_TASK, args=[i], kwargs={"force": force, "version": version})
+        for i in ids
+    ]
+    for nanoid, res in zip(ids, results, strict=True):
+        click.echo(f"queued {nanoid} task {res.id}", err=wait)
+    if not wait:
+        return None
+    deadline = time.monotonic() + timeout
+    outcomes = []
+    for nanoid, res in zip(ids, results, strict=True):
+        try:
+            raw = res.get(timeout=max(0.1, deadline - time.monotonic()), propagate=False)
+            outcomes.append(_outcome(nanoid, raw, f"task ended in state {res.state}"))
+        except Exception:  # celery's TimeoutError: the task is still queued or retrying
+            outcomes.append(
+                Outcome(auth_config_id=nanoid, result="retry_later", reason="not done in time")
+            )
+    return outcomes
+
+
+def _celery(argv: list[str]) -> None:
+    from rotator.app import app
+
+    app.start(argv)
+
+
+def register(cli: click.Group) -> None:
+    """Attach the service commands to the ``rotator`` group."""
+    from rotator.cli import open_runtime
+
+    @cli.command(context_settings=_PASS)
+    @click.option("-c", "--concurrency", type=int, default=None, help="Threads (default 16).")
+    @click.pass_context
+    def worker(ctx: click.Context, concurrency: int | None) -> None:
+        """Start a Celery worker (threads pool); extra arguments go to celery worker."""
+        from rotator.app import settings
+
+        c = concurrency or settings().worker_concurrency
+        _celery(["worker", "--pool=threads", f"--concurrency={c}", "--quiet", *ctx.args])
+
+    @cli.command(context_settings=_PASS)
+    @click.pass_context
+    def beat(ctx: click.Context) -> None:
+        """Start beat with the Redis-locked scheduler (run two: one active, one standby)."""
+        _celery(["beat", "--quiet", *ctx.args])
+
+    @cli.command()
+    @click.argument("nanoid", required=False)
+    def pause(nanoid: str | None) -> None:
+        """Stop the sweep pushing (everything, or one NANOID); --force rotations still run."""
+        with open_runtime() as rt:
+            rt.state.pause(nanoid)
+        click.echo(f"paused {nanoid or 'all auth configs'}")
+
+    @cli.command()
+    @click.argument("nanoid", required=False)
+    def resume(nanoid: str | None) -> None:
+        """Undo ``pause`` (everything, or one NANOID)."""
+        with open_runtime() as rt:
+            rt.state.resume(nanoid)
+        click.echo(f"resumed {nanoid or 'all auth configs'}")
+
+    @cli.group()
+    def dlq() -> None:
+        """The dead letter: permanent failures and exhausted retries."""
+
+    @dlq.command("list")
+    @click.option("--json", "as_json", is_flag=True)
+    def dlq_list(as_json: bool) -> None:
+        """List dead-letter entries (oldest first)."""
+        from rotator.render import print_json
+
+        with open_runtime() as rt:
+            entries = rt.state.dead_letters()
+        if as_json:
+            print_json([{"id": i, **e} for i, e in entries])
+            return
+        for entry_id, e in entries:
+            click.echo(
+                f"{entry_id}  {e.get('auth_config_id', '?'):<24} v{e.get('vault_version', '-'):<4}"
+                f" {e.get('http_status', '-'):<4} {e.get('error_slug', '-'):<28} "
+                f"{e.get('error', e.get('reason', ''))}"
+            )
+
+    @dlq.command("replay")
+    @click.argument("entry_ids", nargs=-1)
+    @click.option("--inline", is_flag=True, help="Rotate in this process instead of queueing.")
+    def dlq_replay(entry_ids: tuple[str, ...], inline: bool) -> None:
+        """Rotate again the auth configs of these entries (all when none given); remove them."""
+        with open_runtime() as rt:
+            entries = [
+                (i, e) for i, e in rt.state.dead_letters() if not entry_ids or i in entry_ids
+            ]
+            ids = list(
+                dict.fromkeys(e["auth_config_id"] for _, e in entries if e.get("auth_config_id"))
+            )
+            failed = _replay(rt, ids, inline)
+            rt.state.remove_dead_letters([i for i, _ in entries])
+        click.echo(f"replayed {len(ids)} auth config(s) from {len(entries)} entr(y/ies)")
+        sys.exit(1 if failed else 0)
+
+
+def _replay(rt: Runtime, ids: list[str], inline: bool) -> bool:
+    if not inline:
+        queue_rotations(ids, force=False, version=None, wait=False, timeout=0)
+        return False
+    outcomes = [rt.service.rotate(i) for i in ids]
+    return any(o.result not in ("succeeded", "skipped") for o in outcomes)

@@ -1,0 +1,90 @@
+"""Terminal and JSON output for the CLI. Rows carry IDs, versions and outcomes, never values."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from rotator.logs import scrub
+from rotator.models import Outcome
+from rotator.status import StatusRow
+
+__all__ = ["print_json", "print_outcomes", "print_status"]
+
+_COLOURS = {
+    "succeeded": "green",
+    "skipped": "dim",
+    "synced": "green",
+    "retry_later": "yellow",
+    "retrying": "yellow",
+    "pending": "cyan",
+    "failed": "red",
+    "quarantined": "magenta",
+    "paused": "blue",
+}
+
+
+def _console(out: TextIO | None) -> Console:
+    return Console(file=out or sys.stdout, soft_wrap=False)
+
+
+def _c(word: str) -> str:
+    colour = _COLOURS.get(word)
+    return f"[{colour}]{word}[/{colour}]" if colour else word
+
+
+def _s(value: object) -> str:
+    return "" if value is None else scrub(str(value))
+
+
+def print_json(data: Any, out: TextIO | None = None) -> None:
+    (out or sys.stdout).write(scrub(json.dumps(data, indent=2, sort_keys=True, default=str)) + "\n")
+
+
+def print_outcomes(outcomes: Sequence[Outcome], out: TextIO | None = None) -> None:
+    table = Table(title="rotations", expand=False)
+    for col in ("auth config", "outcome", "version", "http", "slug", "request id", "why"):
+        table.add_column(col, overflow="fold")
+    for o in outcomes:
+        why = o.error or o.reason
+        if o.retry_after is not None:
+            why += f" (retry in {o.retry_after:.0f}s)"
+        table.add_row(
+            o.auth_config_id,
+            _c(o.result),
+            _s(o.vault_version),
+            _s(o.http_status),
+            _s(o.error_slug),
+            _s(o.request_id),
+            _s(why),
+        )
+    _console(out).print(table)
+
+
+def outcomes_json(outcomes: Iterable[Outcome]) -> list[dict[str, object]]:
+    return [asdict(o) for o in outcomes]
+
+
+def print_status(rows: Sequence[StatusRow], out: TextIO | None = None) -> None:
+    table = Table(title="auth configs", expand=False)
+    for col in ("auth config", "state", "vault", "applied", "last success", "last error"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        err = r.last_error
+        if err and (r.last_error_status or r.last_error_slug):
+            err = f"{r.last_error_status or ''} {r.last_error_slug or ''}: {err}".strip()
+        table.add_row(
+            r.auth_config_id,
+            _c(r.state),
+            _s(r.vault_version),
+            _s(r.applied_version),
+            _s(r.last_success),
+            _s(err),
+        )
+    _console(out).print(table)

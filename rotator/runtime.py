@@ -1,0 +1,109 @@
+"""Wiring: build the Vault, Composio, Redis and catalogue objects from settings, once."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from rotator.catalog import Catalog
+from rotator.composio import ComposioClient
+from rotator.config import Settings, load_fingerprint_key
+from rotator.errors import RotatorError
+from rotator.logs import SECRETS, scrub
+from rotator.models import Secret
+from rotator.service import RotationService
+from rotator.state import StateStore
+from rotator.status import StatusRow, status_row
+from rotator.vault import VaultClient
+
+__all__ = ["Runtime", "build_runtime"]
+
+API_KEY_FIELD = "api_key"
+
+
+class VaultKeyProvider:
+    """The Composio API key read from Vault, cached; ``refresh=True`` reads it again (after 401)."""
+
+    def __init__(self, vault: VaultClient, mount: str, path: str) -> None:
+        self._vault, self._mount, self._path = vault, mount, path
+        self._lock = threading.Lock()
+        self._key: Secret | None = None
+
+    def __call__(self, refresh: bool) -> Secret:
+        with self._lock:
+            if refresh or self._key is None:
+                self._key = self._vault.read_field(self._mount, self._path, API_KEY_FIELD)
+                SECRETS.register(self._key.reveal())
+            return self._key
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    vault: VaultClient
+    composio: ComposioClient
+    state: StateStore
+    catalog: Catalog
+    service: RotationService
+
+    def status_rows(self) -> list[StatusRow]:
+        """One status row per auth config: Vault's current version against the stored state."""
+        rows = []
+        everything_paused, paused_ids = self.state.paused()
+        quarantine_after = self.settings.quarantine_after
+        for nanoid, b in self.catalog.view(fresh=True).bindings.items():
+            version: int | None = None
+            problem: str | None = None
+            try:
+                version = self.vault.current_version(b.mount, b.path)
+            except RotatorError as exc:
+                problem = scrub(str(exc))
+            err = self.state.get_last_error(nanoid)
+            failures = self.state.consecutive_failures(nanoid)
+            rows.append(
+                status_row(
+                    auth_config_id=nanoid,
+                    vault_path=b.vault_path,
+                    vault_version=version,
+                    applied=self.state.get_applied(nanoid),
+                    last_error=err,
+                    vault_problem=problem,
+                    paused=everything_paused or nanoid in paused_ids,
+                    quarantined=bool(quarantine_after)
+                    and failures >= quarantine_after
+                    and err is not None
+                    and err.vault_version == version,
+                )
+            )
+        return rows
+
+    def close(self) -> None:
+        self.composio.close()
+        self.vault.close()
+        self.state.close()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Everything the CLI and the worker need, built from validated settings."""
+    for secret in (settings.vault_token, settings.vault_secret_id, settings.composio_api_key):
+        if secret is not None:
+            SECRETS.register(secret.reveal())
+    vault = VaultClient(settings, on_secret=SECRETS.register)
+    if settings.composio_key_path:
+        provider = VaultKeyProvider(vault, settings.vault_mount, settings.composio_key_path)
+        composio = ComposioClient.from_settings(settings, key_provider=provider)
+    else:
+        key = settings.composio_api_key
+        assert key is not None  # guaranteed by load_settings
+        composio = ComposioClient.from_settings(settings, key_provider=lambda refresh: key)
+    state = StateStore.from_url(settings.redis_url)
+    catalog = Catalog(settings, vault)
+    service = RotationService(
+        vault=vault,
+        composio=composio,
+        state=state,
+        catalog=catalog,
+        fingerprint_key=load_fingerprint_key(settings),
+        lock_ttl=settings.lock_ttl,
+    )
+    return Runtime(settings, vault, composio, state, catalog, service)

@@ -1,0 +1,74 @@
+"""Status rows for ``rotator status``: pure, from Vault's version and the stored state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+from rotator.models import AppliedState
+from rotator.state import LastError
+
+__all__ = ["StatusRow", "status_row"]
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    auth_config_id: str
+    vault_path: str
+    vault_version: int | None
+    applied_version: int | None
+    state: str  # synced | pending | retrying | failed | unknown (+ quarantined, paused)
+    last_error: str | None
+    last_error_status: int | None
+    last_error_slug: str | None
+    last_error_request_id: str | None
+    last_success: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="seconds")
+
+
+def _state(vault_version: int | None, applied: AppliedState | None, err: LastError | None) -> str:
+    if vault_version is None:
+        return "unknown"
+    in_step = applied is not None and applied.version == vault_version
+    if err is not None and (applied is None or err.at >= applied.applied_at):
+        return "failed" if err.kind in ("permanent", "exhausted") else "retrying"
+    return "synced" if in_step else "pending"
+
+
+def status_row(
+    *,
+    auth_config_id: str,
+    vault_path: str,
+    vault_version: int | None,
+    applied: AppliedState | None,
+    last_error: LastError | None,
+    vault_problem: str | None = None,
+    paused: bool = False,
+    quarantined: bool = False,
+) -> StatusRow:
+    """One row: ``vault_version`` None means Vault could not tell (``vault_problem`` says why)."""
+    err = last_error
+    return StatusRow(
+        auth_config_id=auth_config_id,
+        vault_path=vault_path,
+        vault_version=vault_version,
+        applied_version=applied.version if applied else None,
+        state="paused"
+        if paused
+        else "quarantined"
+        if quarantined
+        else _state(vault_version, applied, err),
+        last_error=vault_problem or (err.message if err else None),
+        last_error_status=err.status if err else None,
+        last_error_slug=err.slug if err else None,
+        last_error_request_id=err.request_id if err else None,
+        last_success=_iso(applied.applied_at) if applied else None,
+    )

@@ -1,0 +1,100 @@
+"""The sweep: find auth configs whose Vault version moved (cheap KV v2 metadata reads) and queue
+a rotation for each, never two at once for the same auth config.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import structlog
+
+from rotator.errors import RotatorError
+from rotator.logs import scrub
+from rotator.plan import sweep_decision
+from rotator.runtime import Runtime
+
+__all__ = ["SweepSummary", "sweep"]
+
+log = structlog.get_logger("rotator.sweep")
+
+Enqueue = Callable[[str, bool], None]  # (auth_config_id, force)
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    checked: int
+    queued: int
+    skipped: int
+    already_queued: int
+    paused: int
+    quarantined: int
+    errors: int
+    duration_ms: float
+
+
+def _versions(rt: Runtime, items: list[tuple[str, str, str]], threads: int) -> dict[str, int | str]:
+    def one(item: tuple[str, str, str]) -> tuple[str, int | str]:
+        nanoid, mount, path = item
+        try:
+            return nanoid, rt.vault.current_version(mount, path)
+        except RotatorError as exc:
+            return nanoid, scrub(str(exc))
+
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(items) or 1))) as pool:
+        return dict(pool.map(one, items))
+
+
+def sweep(rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = 16) -> SweepSummary:
+    """Check every auth config once and queue those that need a rotation."""
+    started = time.perf_counter()
+    s = rt.settings
+    view = rt.catalog.view(fresh=True)
+    ids = list(view.bindings)
+    versions = _versions(
+        rt, [(i, view.bindings[i].mount, view.bindings[i].path) for i in ids], threads
+    )
+    briefs = rt.state.briefs(ids)
+    everything_paused, paused_ids = rt.state.paused()
+    counts = {"queued": 0, "skipped": 0, "already_queued": 0, "paused": 0, "quarantined": 0}
+    errors = len(view.problems)
+    now = time.time()
+    for nanoid in ids:
+        version = versions[nanoid]
+        if isinstance(version, str):
+            errors += 1
+            log.warning("sweep.vault_error", auth_config_id=nanoid, error=version)
+            continue
+        b = briefs[nanoid]
+        action, force, reason = sweep_decision(
+            current_version=version,
+            applied_version=b.applied_version,
+            applied_at=b.applied_at,
+            failures=b.failures,
+            error_version=b.error_version,
+            paused=everything_paused or nanoid in paused_ids,
+            now=now,
+            resync_interval=s.resync_interval,
+            quarantine_after=s.quarantine_after,
+        )
+        if action == "skip":
+            key = reason if reason in ("paused", "quarantined") else "skipped"
+            counts[key] += 1
+            continue
+        if not rt.state.claim_queue(nanoid, ttl=queue_ttl):
+            counts["already_queued"] += 1
+            continue
+        enqueue(nanoid, force)
+        counts["queued"] += 1
+        log.info("sweep.queued", auth_config_id=nanoid, reason=reason, vault_version=version)
+    summary = SweepSummary(
+        checked=len(ids),
+        errors=errors,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        **counts,
+    )
+    rt.state.record_sweep({**summary.__dict__, "at": time.time()})
+    log.info("sweep.completed", **summary.__dict__)
+    return summary
