@@ -48,6 +48,10 @@ def celery_config(s: Settings) -> dict[str, Any]:
         "socket_keepalive": True,
         "retry_on_timeout": True,
         "health_check_interval": 30,
+        # A SIGKILLed worker's unacked messages come back after the visibility timeout, but only
+        # when a worker scans for them: every interval * throttle seconds (kombu: 10 * 10 = 100).
+        "unacked_restore_interval": max(1, min(10, int(s.visibility_timeout / 4))),
+        "unacked_restore_throttle": 1,
     }
     return {
         "broker_url": s.redis_url,

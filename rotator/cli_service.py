@@ -68,13 +68,16 @@ def register(cli: click.Group) -> None:
         from rotator.app import settings
 
         c = concurrency or settings().worker_concurrency
-        _celery(["worker", "--pool=threads", f"--concurrency={c}", "--quiet", *ctx.args])
+        _celery(
+            ["--quiet", "worker", "--pool=threads", f"--concurrency={c}", "--without-mingle",
+             "--without-gossip", *ctx.args]
+        )  # fmt: skip
 
     @cli.command(context_settings=_PASS)
     @click.pass_context
     def beat(ctx: click.Context) -> None:
         """Start beat with the Redis-locked scheduler (run two: one active, one standby)."""
-        _celery(["beat", "--quiet", *ctx.args])
+        _celery(["--quiet", "beat", *ctx.args])
 
     @cli.command()
     @click.argument("nanoid", required=False)

@@ -30,6 +30,8 @@ from rotator.models import Decision, ResponseInfo, RetryAction
 
 __all__ = ["RetryBudget", "backoff", "countdown", "decide", "parse_retry_after", "render_table"]
 
+_Rand = Callable[[], float]
+
 
 @dataclass(frozen=True)
 class RetryBudget:
@@ -55,14 +57,24 @@ class _Rule(enum.Enum):
     LATER = "later"
 
 
+_RULE_NAMES = {
+    _Rule.RETRY: "retry",
+    _Rule.AUTH: "re-auth",
+    _Rule.FAIL: "fail",
+    _Rule.LATER: "retry later",
+}
 _RULE_TEXT = {
-    _Rule.RETRY: "retry: wait `retry-after-ms`/`Retry-After` if given (capped at `max_delay`), "
-    "else full-jitter backoff; in the call if the wait <= `in_call_max_wait` and attempts are "
-    "left, else RETRY_LATER",
-    _Rule.AUTH: "REAUTH (re-read the API key from Vault, retry once) if the key is refreshable "
-    "and not yet re-read, else FAIL",
-    _Rule.FAIL: "FAIL at once",
-    _Rule.LATER: "RETRY_LATER",
+    _Rule.RETRY: "Wait `retry-after-ms` or `Retry-After` (seconds or HTTP date, capped at "
+    "`ROTATOR_RETRY_MAX_DELAY`) when given, else full-jitter backoff "
+    "`rand() * min(ROTATOR_RETRY_IN_CALL_MAX_WAIT, ROTATOR_RETRY_BASE_DELAY * 2^(attempt-1))`. "
+    "Sleep and retry in the call (RETRY_NOW) while attempt < `ROTATOR_RETRY_IN_CALL_ATTEMPTS` "
+    "and the wait <= `ROTATOR_RETRY_IN_CALL_MAX_WAIT`; otherwise RETRY_LATER: raise "
+    "`ComposioUnavailable` with the server's wait, else a countdown drawn from the upper half of "
+    "`min(ROTATOR_RETRY_MAX_DELAY, ROTATOR_RETRY_IN_CALL_MAX_WAIT * 2^attempt)`",
+    _Rule.LATER: "RETRY_LATER at once, with the server's wait or the countdown above",
+    _Rule.AUTH: "REAUTH: re-read the API key from Vault and retry once, when the key comes from "
+    "Vault (`ROTATOR_COMPOSIO_KEY_PATH`) and was not re-read yet in this call; otherwise fail",
+    _Rule.FAIL: "FAIL: raise `ComposioRejected` at once, no retry",
 }
 _OVERRIDE_RULES = {
     RetryAction.RETRY_NOW: _Rule.RETRY,
@@ -98,22 +110,19 @@ _RULE_WORDS = {
 _NO_OVERRIDES: Mapping[str, RetryAction] = MappingProxyType({})
 
 
-def backoff(attempt: int, *, base: float, cap: float, rand: Callable[[], float]) -> float:
+def backoff(attempt: int, *, base: float, cap: float, rand: _Rand) -> float:
     """Full jitter: a uniform wait in ``[0, min(cap, base * 2**(attempt-1))]``."""
-    return rand() * min(cap, base * 2 ** max(attempt - 1, 0))
+    return rand() * min(cap, base * 2.0 ** min(max(attempt - 1, 0), 60))
 
 
-def countdown(attempt: int, *, budget: RetryBudget, rand: Callable[[], float]) -> float:
+def countdown(attempt: int, *, budget: RetryBudget, rand: _Rand) -> float:
     """A Celery countdown after ``attempt`` failed tries: equal jitter, never 0, <= max_delay.
 
     The ceiling is ``in_call_max_wait * 2**attempt`` (40 s after 3 attempts with the defaults),
     and the wait is uniform in its upper half, so a retry later is never sooner than a retry now.
     """
-    ceiling = min(budget.max_delay, budget.in_call_max_wait * 2 ** min(max(attempt, 0), 30))
+    ceiling = min(budget.max_delay, budget.in_call_max_wait * 2.0 ** min(max(attempt, 0), 30))
     return ceiling / 2 + rand() * ceiling / 2
-
-
-_Rand = Callable[[], float]
 
 
 def _label(info: ResponseInfo) -> str:
@@ -228,33 +237,39 @@ def parse_retry_after(headers: Mapping[str, str], *, now: datetime) -> float | N
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
     return max((when - now).total_seconds(), 0.0)
 
 
+_OVERRIDE_TEXT = ", ".join(
+    f"`{action.value}` = {_RULE_NAMES[rule]}" for action, rule in _OVERRIDE_RULES.items()
+)
 _PRECEDENCE: tuple[tuple[str, str], ...] = (
-    (
-        "slug listed in `ROTATOR_RETRY_SLUG_OVERRIDES`",
-        "the configured action: `retry_now` = the retry rule, `retry_later` = RETRY_LATER, "
-        "`reauth` = the re-auth rule, `fail` = FAIL",
-    ),
-    ("`x-should-retry: true`", _RULE_TEXT[_Rule.RETRY]),
-    ("`x-should-retry: false`", _RULE_TEXT[_Rule.FAIL]),
-    *((f"slug `{slug}`", _RULE_TEXT[rule]) for slug, rule in _SLUG_RULES.items()),
-    ("no response: connection error, timeout, dropped connection", _RULE_TEXT[_Rule.RETRY]),
+    ("slug listed in `ROTATOR_RETRY_SLUG_OVERRIDES`", f"as configured ({_OVERRIDE_TEXT})"),
+    ("`x-should-retry: true` header", _RULE_NAMES[_Rule.RETRY]),
+    ("`x-should-retry: false` header", _RULE_NAMES[_Rule.FAIL]),
+    *((f"slug `{slug}`, any status", _RULE_NAMES[rule]) for slug, rule in _SLUG_RULES.items()),
+    ("no answer: connection error, timeout, dropped connection", _RULE_NAMES[_Rule.RETRY]),
     *(
         (
             "status " + ", ".join(str(s) for s, r in sorted(_STATUS_RULES.items()) if r is rule),
-            _RULE_TEXT[rule],
+            _RULE_NAMES[rule],
         )
         for rule in (_Rule.RETRY, _Rule.AUTH, _Rule.FAIL)
     ),
-    ("any other 5xx", _RULE_TEXT[_Rule.RETRY]),
-    ("any other status (400, 404, 422, other 4xx, 3xx)", _RULE_TEXT[_Rule.FAIL]),
+    ("any other 5xx", _RULE_NAMES[_Rule.RETRY]),
+    ("any other status (400, 404, 422, other 4xx, 3xx)", _RULE_NAMES[_Rule.FAIL]),
 )
 
 
 def render_table() -> str:
-    """The policy as a Markdown table, first matching row wins (the README shows it verbatim)."""
-    lines = ["| # | When the answer is | rotator does |", "|---|---|---|"]
-    lines += [f"| {n} | {when} | {what} |" for n, (when, what) in enumerate(_PRECEDENCE, 1)]
+    """The policy as Markdown: rules, first match wins, then what each rule does.
+
+    The README shows this text verbatim (a test checks it).
+    """
+    lines = ["| # | When the answer is | Rule |", "|---|---|---|"]
+    lines += [f"| {n} | {when} | {rule} |" for n, (when, rule) in enumerate(_PRECEDENCE, 1)]
+    lines += ["", "| Rule | What rotator does |", "|---|---|"]
+    lines += [f"| {_RULE_NAMES[rule]} | {text} |" for rule, text in _RULE_TEXT.items()]
     return "\n".join(lines) + "\n"

@@ -92,12 +92,15 @@ class RotationService:
         started = time.perf_counter()
         structlog.contextvars.bind_contextvars(auth_config_id=nanoid)
         try:
-            binding = self.catalog.get(nanoid)
+            try:
+                binding = self.catalog.get(nanoid)
+            except TransientError as busy:
+                return self._transient(nanoid, None, None, busy, started)
             if binding is None:
-                exc = PermanentError(
+                unknown = PermanentError(
                     f"{nanoid}: no Vault secret under the discovery prefix and no binding for it"
                 )
-                return self._failed(nanoid, None, None, exc, started)
+                return self._failed(nanoid, None, None, unknown, started)
             return self._locked(binding, force=force, version=version, started=started)
         finally:
             structlog.contextvars.unbind_contextvars("auth_config_id", "vault_path")
@@ -107,7 +110,7 @@ class RotationService:
         try:
             lock = self.state.lock(b.auth_config_id, ttl=self._lock_ttl)
         except TransientError as exc:
-            return self._transient(b, None, exc, started)
+            return self._transient(b.auth_config_id, b, None, exc, started)
         try:
             return self._rotate(b, force=force, version=version, started=started)
         finally:
@@ -135,7 +138,7 @@ class RotationService:
                 return self._skipped(b, plan, started)
             result = self.composio.update_auth_config(b.auth_config_id, payload)
         except TransientError as exc:
-            return self._transient(b, secret, exc, started)
+            return self._transient(b.auth_config_id, b, secret, exc, started)
         except PermanentError as exc:
             return self._failed(b.auth_config_id, b, secret, exc, started)
         applied_now = AppliedState(
@@ -189,13 +192,18 @@ class RotationService:
         return outcome
 
     def _transient(
-        self, b: Binding, secret: SecretVersion | None, exc: TransientError, started: float
+        self,
+        nanoid: str,
+        b: Binding | None,
+        secret: SecretVersion | None,
+        exc: TransientError,
+        started: float,
     ) -> Outcome:
         outcome = Outcome(
-            auth_config_id=b.auth_config_id,
+            auth_config_id=nanoid,
             result="retry_later",
             reason=type(exc).__name__,
-            vault_path=b.vault_path,
+            vault_path=b.vault_path if b else None,
             vault_version=secret.version if secret else None,
             attempts=getattr(exc, "attempts", 0),
             http_status=exc.status,

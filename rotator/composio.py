@@ -1,0 +1,277 @@
+"""The only door to the Composio API: one pooled httpx client, retries driven by ``policy``.
+
+``ComposioClient`` is thread-safe and meant to be shared: one keep-alive connection pool per
+process, timeouts always set, exactly one auth header (``x-api-key``). httpx errors are
+translated here and nowhere else: a blip is retried in the call, an outage becomes
+``ComposioUnavailable`` (with ``retry_after`` for the Celery countdown), a refusal becomes
+``ComposioRejected``. Both carry ``attempts``. The API key and the credential values never
+appear in logs or exception messages (they are scrubbed even from Composio's own messages).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import re
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from types import MappingProxyType, TracebackType
+from urllib.parse import urlparse
+
+import httpx
+import structlog
+
+from rotator.composio_parse import (
+    BODY_LIMIT,
+    final_error,
+    inspect_response,
+    json_object,
+    parse_response,
+    secret_values,
+    transport_failure,
+)
+from rotator.config import Settings
+from rotator.errors import ComposioRejected, ConfigError, SecretFormatError
+from rotator.models import Decision, Payload, ResponseInfo, RetryAction, Secret
+from rotator.policy import RetryBudget, decide
+
+__all__ = ["ComposioClient", "KeyProvider", "PatchResult", "parse_response"]
+
+KeyProvider = Callable[[bool], Secret]
+"""``provider(refresh)`` returns the API key; ``refresh=True`` re-reads it from Vault."""
+
+log = structlog.get_logger("rotator.composio")
+_NANOID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_NO_OVERRIDES: Mapping[str, RetryAction] = MappingProxyType({})
+_GET_LIMIT = 4 * 1024 * 1024
+_Answer = tuple[ResponseInfo, str | None, bytes]
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    status: int
+    request_id: str | None
+    attempts: int
+    rate_limit: int | None
+    rate_remaining: int | None
+
+
+def _user_agent() -> str:
+    try:
+        return f"rotator/{version('rotator')}"
+    except PackageNotFoundError:
+        return "rotator/0"
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(base_url: str) -> None:
+    """https only; plain http just for loopback hosts (the emulator, a local tunnel)."""
+    parsed = urlparse(base_url)
+    if parsed.scheme == "https" and parsed.hostname:
+        return
+    if parsed.scheme == "http" and _is_loopback(parsed.hostname):
+        return
+    shown = f"{parsed.scheme}://{parsed.hostname or ''}"
+    raise ConfigError(
+        f"COMPOSIO_BASE_URL={shown!r}: use https:// (plain http:// only for 127.0.0.0/8, ::1, "
+        "localhost)"
+    )
+
+
+def _verify(verify: str | bool) -> ssl.SSLContext | bool:
+    if isinstance(verify, bool):
+        return verify
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"CA bundle {verify!r} cannot be loaded: {exc}") from exc
+
+
+def _config_path(nanoid: str) -> str:
+    if not _NANOID.fullmatch(nanoid):
+        raise ConfigError(f"{nanoid!r} is not an auth config id (ac_ + letters, digits, _ or -)")
+    return f"/api/v3/auth_configs/{nanoid}"
+
+
+def _key_header(key: Secret) -> str:
+    value = key.reveal().strip()
+    if not value or not (value.isascii() and value.isprintable()):
+        raise SecretFormatError(
+            "the Composio API key is empty or holds characters an HTTP header cannot carry"
+        )
+    return value
+
+
+class ComposioClient:
+    """A thread-safe Composio API client with in-call retries for blips."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        key_provider: KeyProvider,
+        key_refreshable: bool,
+        budget: RetryBudget,
+        overrides: Mapping[str, RetryAction] = _NO_OVERRIDES,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        verify: str | bool = True,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        max_connections: int = 32,
+    ) -> None:
+        _check_base_url(base_url)
+        self._key_provider = key_provider
+        self._key_refreshable = key_refreshable
+        self._budget = budget
+        self._overrides = dict(overrides)
+        self._sleep = sleep
+        self._rand = rand
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={"User-Agent": _user_agent(), "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            verify=_verify(verify),
+            transport=transport,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        key_provider: KeyProvider,
+        transport: httpx.BaseTransport | None = None,
+    ) -> ComposioClient:
+        """The key is refreshable when it is read from Vault (``ROTATOR_COMPOSIO_KEY_PATH``)."""
+        return cls(
+            base_url=settings.composio_base_url,
+            key_provider=key_provider,
+            key_refreshable=settings.composio_key_path is not None,
+            budget=RetryBudget.from_settings(settings),
+            overrides=settings.slug_overrides,
+            timeout=settings.composio_timeout,
+            connect_timeout=settings.composio_connect_timeout,
+            verify=settings.composio_cacert or True,
+            transport=transport,
+        )
+
+    def update_auth_config(self, nanoid: str, payload: Payload) -> PatchResult:
+        """PATCH exactly ``payload.body()``; raise ComposioUnavailable or ComposioRejected."""
+        path = _config_path(nanoid)
+        content = json.dumps(payload.body(), separators=(",", ":")).encode()
+        info, attempts, _ = self._call("PATCH", path, nanoid, content, secret_values(payload))
+        return PatchResult(
+            status=info.status or 0,
+            request_id=info.request_id,
+            attempts=attempts,
+            rate_limit=info.rate_limit,
+            rate_remaining=info.rate_remaining,
+        )
+
+    def get_auth_config(self, nanoid: str) -> dict[str, object]:
+        """The auth config as Composio shows it (secrets masked by the API)."""
+        info, _, raw = self._call("GET", _config_path(nanoid), nanoid, None, [])
+        data = json_object(raw)
+        if data is None:
+            raise ComposioRejected(
+                f"Composio answered {info.status} for {nanoid} with a body that is not a JSON "
+                "object",
+                info.status,
+                None,
+                info.request_id,
+            )
+        return data
+
+    def ping(self) -> ResponseInfo:
+        """One ``GET /api/v3/auth_configs?limit=1``, no retries: can we reach and authenticate?"""
+        return self._send("GET", "/api/v3/auth_configs?limit=1", self._key_provider(False), None)[0]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ComposioClient:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _call(
+        self, method: str, path: str, nanoid: str, content: bytes | None, secrets: list[str]
+    ) -> tuple[ResponseInfo, int, bytes]:
+        """Send until a 2xx (returned) or a final decision (raised), obeying ``decide``."""
+        attempt, reauthed, refresh = 1, False, False
+        while True:
+            key = self._key_provider(refresh)
+            secrets = list(dict.fromkeys([*secrets, key.reveal()]))
+            info, note, raw = self._send(method, path, key, content)
+            if info.status is not None and 200 <= info.status < 300:
+                if note:
+                    log.warning("composio.unusable_body", http_status=info.status, note=note)
+                return info, attempt, raw
+            decision = decide(
+                info,
+                attempt=attempt,
+                budget=self._budget,
+                key_refreshable=self._key_refreshable,
+                reauthed=reauthed,
+                overrides=self._overrides,
+                rand=self._rand,
+            )
+            if decision.action in (RetryAction.FAIL, RetryAction.RETRY_LATER):
+                raise final_error(decision, info, nanoid, attempt, secrets)
+            self._pause(info, attempt, decision)
+            refresh = decision.action is RetryAction.REAUTH
+            reauthed = reauthed or refresh
+            attempt += 1
+
+    def _pause(self, info: ResponseInfo, attempt: int, decision: Decision) -> None:
+        log.warning(
+            "rotation.retrying",
+            attempt=attempt,
+            http_status=info.status,
+            error_slug=info.slug,
+            request_id=info.request_id,
+            delay_s=round(decision.delay, 3),
+            reason=decision.reason,
+        )
+        if decision.action is RetryAction.RETRY_NOW:
+            self._sleep(decision.delay)
+
+    def _send(self, method: str, path: str, key: Secret, content: bytes | None) -> _Answer:
+        """One exchange; reads at most 64 KiB of a body (4 MiB for a GET)."""
+        headers = {"x-api-key": _key_header(key)}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        request = self._client.build_request(method, path, content=content, headers=headers)
+        try:
+            response = self._client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            return transport_failure(exc), None, b""
+        limit = _GET_LIMIT if method == "GET" else BODY_LIMIT
+        try:
+            return inspect_response(response, now=datetime.now(UTC), limit=limit)
+        finally:
+            response.close()

@@ -1,0 +1,10 @@
+"""Local stand-ins for rotator's neighbours: real Redis and OpenBao servers on loopback ports.
+
+Used by the test suite and by ``rotator demo``; nothing here is needed in production.
+"""
+
+from __future__ import annotations
+
+from rotator.sandbox.processes import OpenBaoServer, RedisServer, SandboxError, free_port
+
+__all__ = ["OpenBaoServer", "RedisServer", "SandboxError", "free_port"]

@@ -1,0 +1,306 @@
+"""The other half of the hvac seam: Vault error translation and the token's life cycle.
+
+Only this module and ``rotator.vault`` import hvac. ``translate`` maps every hvac/requests
+failure to the ``rotator.errors`` tree once; ``TokenKeeper`` logs in (token, AppRole,
+Kubernetes), renews the token when less than a third of its TTL is left, and logs in again
+when Vault says the token is no longer good. Log events carry the method and the TTL only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import hvac
+import requests
+import structlog
+from hvac import exceptions as hvac_exc
+
+from rotator.config import Settings
+from rotator.errors import (
+    PermanentError,
+    RotatorError,
+    SecretFormatError,
+    SecretNotFound,
+    VaultAccessDenied,
+    VaultUnavailable,
+)
+
+__all__ = [
+    "DENIED",
+    "Lease",
+    "TokenKeeper",
+    "as_dict",
+    "new_hvac_client",
+    "refresh_action",
+    "translate",
+]
+
+_log = structlog.get_logger(__name__)
+
+DENIED = (hvac_exc.Forbidden, hvac_exc.Unauthorized)
+_TRANSIENT_STATUS: dict[type[Exception], int | None] = {
+    hvac_exc.VaultDown: 503,
+    hvac_exc.InternalServerError: 500,
+    hvac_exc.BadGateway: 502,
+    hvac_exc.VaultNotInitialized: 501,
+    hvac_exc.RateLimitExceeded: 429,
+    hvac_exc.PreconditionFailed: 412,  # Vault's "not replicated here yet, try again"
+    hvac_exc.UnexpectedError: None,
+}
+
+
+def _detail(exc: Exception) -> str:
+    """Vault's own error text (never secret material), trimmed."""
+    errors = getattr(exc, "errors", None)
+    text = "; ".join(str(e) for e in errors) if errors else ""
+    return " ".join(text.split())[:200] or "no detail"
+
+
+def _not_found(exc: Exception, where: str) -> SecretNotFound:
+    body = getattr(exc, "json", None)
+    meta = ((body or {}).get("data") or {}).get("metadata") if isinstance(body, dict) else None
+    if isinstance(meta, dict) and meta.get("destroyed"):
+        return SecretNotFound(f"{where}: version {meta.get('version')} is destroyed", status=404)
+    if isinstance(meta, dict) and meta.get("deletion_time"):
+        return SecretNotFound(f"{where}: version {meta.get('version')} is deleted", status=404)
+    return SecretNotFound(f"no secret at {where}", status=404)
+
+
+def _transport(
+    exc: requests.RequestException, doing: str, addr: str, timeout: float
+) -> RotatorError:
+    if isinstance(exc, requests.Timeout):
+        return VaultUnavailable(f"Vault at {addr} did not answer {doing} within {timeout:g} s")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return PermanentError(
+            f"TLS to Vault at {addr} failed ({doing})",
+            suggested_fix="set VAULT_CACERT to the CA bundle that signed Vault's certificate",
+        )
+    return VaultUnavailable(f"cannot reach Vault at {addr} ({doing}): connection failed")
+
+
+def translate(exc: Exception, *, op: str, where: str, addr: str, timeout: float) -> RotatorError:
+    """The rotator error for one hvac/requests failure of ``op`` on ``where``: raise it ``from``."""
+    if isinstance(exc, requests.RequestException):
+        return _transport(exc, f"{op} {where}", addr, timeout)
+    if isinstance(exc, hvac_exc.InvalidPath):
+        return _not_found(exc, where)
+    if isinstance(exc, DENIED):
+        return VaultAccessDenied(f"Vault denied {op} on {where}: {_detail(exc)}", status=403)
+    for kind, status in _TRANSIENT_STATUS.items():
+        if isinstance(exc, kind):
+            why = "sealed or unavailable" if status == 503 else "failed"
+            code = f" ({status})" if status else ""
+            return VaultUnavailable(f"Vault {why}{code} on {op} {where}", status=status)
+    return PermanentError(f"Vault rejected {op} on {where}: {_detail(exc)}", status=400)
+
+
+def as_dict(value: object, what: str) -> dict[str, Any]:
+    """``value`` as a JSON object, or SecretFormatError naming ``what`` was malformed."""
+    if not isinstance(value, dict):
+        raise SecretFormatError(f"{what}: Vault answered {type(value).__name__}, not an object")
+    return value
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What Vault granted the current token; ``ttl`` 0 means it never expires."""
+
+    ttl: float
+    renewable: bool
+    obtained: float
+    capped: bool = False  # the last renewal got less than before: the max TTL is near
+
+
+def refresh_action(
+    lease: Lease, now: float, *, can_login: bool
+) -> Literal["none", "renew", "login"]:
+    """Pure: before the next call, keep the token, renew it, or log in afresh."""
+    if lease.ttl <= 0 or lease.ttl - (now - lease.obtained) > lease.ttl / 3:
+        return "none"
+    if lease.renewable and not (lease.capped and can_login):
+        return "renew"
+    return "login" if can_login else "none"
+
+
+class TokenKeeper:
+    """Owns the hvac client's token. Thread-safe: login and renewal happen under one lock."""
+
+    def __init__(
+        self,
+        client: Any,
+        settings: Settings,
+        *,
+        on_secret: Callable[[str], None],
+        clock: Callable[[], float],
+        timeout: float,
+    ) -> None:
+        self._client = client
+        self._s = settings
+        self._on_secret = on_secret
+        self._clock = clock
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._lease: Lease | None = None
+        self.method = settings.vault_auth
+
+    @property
+    def can_login(self) -> bool:
+        return self.method != "token"
+
+    def _fail(self, exc: Exception, op: str, where: str) -> RotatorError:
+        return translate(exc, op=op, where=where, addr=self._s.vault_addr, timeout=self._timeout)
+
+    def ensure_fresh(self) -> None:
+        """Log in if nobody has yet; renew or log in again when the TTL runs low."""
+        lease = self._lease
+        if lease and refresh_action(lease, self._clock(), can_login=self.can_login) == "none":
+            return
+        with self._lock:
+            lease = self._lease
+            if lease is None:
+                self._login("vault.login")
+                return
+            action = refresh_action(lease, self._clock(), can_login=self.can_login)
+            if action == "renew":
+                self._renew(lease)
+            elif action == "login":
+                self._login("vault.relogin", reason="ttl")
+
+    def relogin(self, stale_token: str) -> None:
+        """After a 403: log in again, unless another thread already replaced ``stale_token``."""
+        with self._lock:
+            if self._client.token == stale_token:
+                self._login("vault.relogin", reason="denied")
+
+    def denied(self, op: str, where: str) -> VaultAccessDenied:
+        """The error for a 403 that logging in again cannot (token) or did not (others) fix."""
+        if self.can_login:
+            role = f"the {self.method} role's"
+            why, fix = f"{role} policies do not allow it, even after a fresh login", role
+        else:
+            try:
+                self.lookup_self()
+            except VaultAccessDenied:
+                return VaultAccessDenied(
+                    f"Vault denied {op} on {where}: the token is invalid, expired or revoked",
+                    status=403,
+                    suggested_fix="set VAULT_TOKEN to a valid token, or use AppRole/Kubernetes",
+                )
+            except RotatorError:
+                pass
+            why, fix = "the token's policies do not allow it", "the token"
+        return VaultAccessDenied(
+            f"Vault denied {op} on {where}: {why}",
+            status=403,
+            suggested_fix=f"grant {fix} policy read/list on {where}",
+        )
+
+    def lookup_self(self) -> dict[str, Any]:
+        try:
+            body = self._client.auth.token.lookup_self()
+        except (hvac_exc.VaultError, requests.RequestException) as exc:
+            raise self._fail(exc, "lookup-self", "auth/token/lookup-self") from exc
+        return as_dict(as_dict(body, "auth/token/lookup-self").get("data"), "lookup-self data")
+
+    def _login(self, event: str, reason: str | None = None) -> None:
+        if self.method == "token":
+            self._lease = self._token_lease()
+        else:
+            auth = self._method_login()
+            token = str(auth.get("client_token") or "")
+            self._on_secret(token)
+            self._client.token = token
+            self._lease = Lease(
+                float(auth.get("lease_duration") or 0), bool(auth.get("renewable")), self._clock()
+            )
+        _log.info(event, method=self.method, ttl=self._lease.ttl, reason=reason)
+
+    def _token_lease(self) -> Lease:
+        token = self._s.vault_token.reveal() if self._s.vault_token else ""
+        self._client.token = token
+        try:
+            data = self.lookup_self()
+        except VaultAccessDenied:
+            # An invalid token: the call that follows fails and says so, with its path.
+            return Lease(0, False, self._clock())
+        # lookup-self gives what is left ("ttl") and what was granted ("creation_ttl").
+        left = float(data.get("ttl") or 0)
+        granted = max(left, float(data.get("creation_ttl") or 0))
+        return Lease(granted, bool(data.get("renewable")), self._clock() - (granted - left))
+
+    def _method_login(self) -> dict[str, Any]:
+        s = self._s
+        mount = s.vault_approle_mount if self.method == "approle" else s.vault_k8s_mount
+        where = f"auth/{mount}/login"
+        try:
+            if self.method == "approle":
+                secret_id = s.vault_secret_id.reveal() if s.vault_secret_id else None
+                body = self._client.auth.approle.login(
+                    role_id=s.vault_role_id, secret_id=secret_id, use_token=False, mount_point=mount
+                )
+            else:
+                body = self._client.auth.kubernetes.login(
+                    role=s.vault_k8s_role, jwt=self._k8s_jwt(), use_token=False, mount_point=mount
+                )
+        except (hvac_exc.InvalidRequest, *DENIED) as exc:
+            raise VaultAccessDenied(
+                f"{self.method} login at {where} failed: {_detail(exc)}",
+                status=403,
+                suggested_fix=f"check the {self.method} role and credentials rotator logs in with",
+            ) from exc
+        except (hvac_exc.VaultError, requests.RequestException) as exc:
+            raise self._fail(exc, "login", where) from exc
+        return as_dict(as_dict(body, where).get("auth"), f"{where} auth")
+
+    def _k8s_jwt(self) -> str:
+        """The service account JWT, read at every login: Kubernetes rotates projected tokens."""
+        path = self._s.vault_k8s_token_path
+        try:
+            jwt = Path(path).read_text().strip()
+        except OSError as exc:
+            raise VaultAccessDenied(
+                f"cannot read the Kubernetes service account token at {path}: {exc.strerror}",
+                suggested_fix="mount the service account token or set VAULT_K8S_TOKEN_PATH",
+            ) from exc
+        self._on_secret(jwt)
+        return jwt
+
+    def _renew(self, lease: Lease) -> None:
+        try:
+            body = self._client.auth.token.renew_self()
+        except DENIED:
+            if self.can_login:
+                self._login("vault.relogin", reason="renewal denied")
+            else:  # revoked or expired: the next call reports it; stop trying to renew
+                self._lease = replace(lease, ttl=0)
+            return
+        except (hvac_exc.VaultError, requests.RequestException) as exc:
+            raise self._fail(exc, "renew", "auth/token/renew-self") from exc
+        auth = as_dict(as_dict(body, "auth/token/renew-self").get("auth"), "renew-self auth")
+        ttl = float(auth.get("lease_duration") or 0)
+        self._lease = Lease(ttl, bool(auth.get("renewable")), self._clock(), capped=ttl < lease.ttl)
+        _log.info("vault.token_renewed", method=self.method, ttl=ttl)
+
+
+def new_hvac_client(settings: Settings, *, timeout: float, pool_size: int = 32) -> Any:
+    """An hvac client for ``settings``; it ignores VAULT_TOKEN and ~/.vault-token on purpose.
+
+    The connection pool is sized for a Celery threads pool sharing one client.
+    """
+    session = requests.Session()
+    session.verify = settings.vault_cacert or True
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return hvac.Client(
+        url=settings.vault_addr,
+        token="",
+        timeout=timeout,
+        namespace=settings.vault_namespace,
+        session=session,
+    )
