@@ -161,6 +161,14 @@ def status(as_json: bool) -> None:
         print_status(rows)
 
 
+def _composio_ok(rt: Runtime) -> str:
+    info = rt.composio.ping()
+    if info.status is None or not 200 <= info.status < 300:
+        what = info.failure if info.status is None else f"HTTP {info.status} {info.slug or ''}"
+        raise RotatorError(f"{rt.settings.composio_base_url}: {what} {info.message or ''}".strip())
+    return f"{rt.settings.composio_base_url} answered {info.status}"
+
+
 @cli.command()
 def check() -> None:
     """Validate the configuration and reach Vault, Redis and Composio."""
@@ -169,7 +177,7 @@ def check() -> None:
         probes: list[tuple[str, Callable[[], object]]] = [
             ("vault", rt.vault.check),
             ("redis", rt.state.ping),
-            ("composio", rt.composio.ping),
+            ("composio", lambda: _composio_ok(rt)),
             ("bindings", lambda: f"{len(rt.catalog.view(fresh=True).bindings)} auth configs"),
         ]
         for name, probe in probes:

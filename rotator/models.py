@@ -106,14 +106,16 @@ class Payload:
         default=None, repr=False
     )
 
-    def field_names(self) -> dict[str, list[str]]:
-        """Field names per section: safe to log."""
-        out: dict[str, list[str]] = {}
-        if self.credentials is not None:
-            out["credentials"] = sorted(self.credentials)
-        if self.shared_credentials is not None:
-            out["shared_credentials"] = sorted(self.shared_credentials)
-        return out
+    def field_names(self) -> list[str]:
+        """``section.field`` names (never values): safe to log."""
+        return [
+            f"{name}.{field}"
+            for name, section in (
+                ("credentials", self.credentials),
+                ("shared_credentials", self.shared_credentials),
+            )
+            for field in sorted(section or {})
+        ]
 
     def body(self) -> dict[str, object]:
         """The flat JSON body of ``PATCH /api/v3/auth_configs/{nanoid}``."""

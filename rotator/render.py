@@ -31,7 +31,8 @@ _COLOURS = {
 
 
 def _console(out: TextIO | None) -> Console:
-    return Console(file=out or sys.stdout, soft_wrap=False)
+    stream = out or sys.stdout
+    return Console(file=stream, soft_wrap=False, width=None if stream.isatty() else 160)
 
 
 def _c(word: str) -> str:

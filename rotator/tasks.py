@@ -15,7 +15,7 @@ from typing import Any
 from celery import Task
 
 from rotator.app import ROTATE_TASK, SWEEP_TASK, app, settings
-from rotator.policy import backoff
+from rotator.policy import RetryBudget, countdown
 from rotator.runtime import Runtime, build_runtime
 from rotator.sweep import sweep as run_sweep
 
@@ -40,13 +40,10 @@ def queue_ttl() -> float:
 
 
 def _countdown(retry_after: float | None, retries: int) -> float:
-    s = settings()
-    if retry_after is None:
-        retry_after = backoff(
-            retries + 1, base=max(1.0, s.retry_base_delay * 4), cap=s.retry_max_delay,
-            rand=random.random,
-        )  # fmt: skip
-    return max(1.0, min(retry_after, s.retry_max_delay))
+    """Grows with the Celery retry count, never sooner than the server asked, capped."""
+    budget = RetryBudget.from_settings(settings())
+    grown = countdown(retries + 1, budget=budget, rand=random.random)
+    return max(1.0, min(max(grown, retry_after or 0.0), budget.max_delay))
 
 
 @app.task(bind=True, name=ROTATE_TASK, acks_late=True, max_retries=None)

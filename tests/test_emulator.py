@@ -98,6 +98,7 @@ def test_v3_1_path_behaves_like_v3(emu: Emulator, client: httpx.Client) -> None:
         ({"auth_config": {"type": "custom", "credentials": {"a": "b"}}}, "auth_config"),
         ({"credentials": {"client_secret": "x"}}, "type"),
         ({"type": "managed"}, "type"),
+        ({"type": ["custom"]}, "type"),
         ({"type": "default", "credentials": {"client_secret": "x"}}, "credentials"),
         ({"type": "default", "proxy_config": {"proxy_url": "https://p.example"}}, "proxy_config"),
         ({"type": "custom", "credentials": ["x"]}, "credentials"),

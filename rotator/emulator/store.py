@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import math
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from rotator.emulator.messages import (
     NOT_FOUND_CODE,
@@ -95,13 +96,7 @@ class Store:
     def raw(self, nanoid: str) -> AuthConfig:
         """A copy of one config, secrets unmasked; ``KeyError`` if unknown."""
         with self._lock:
-            cfg = self._configs[nanoid]
-            return replace(
-                cfg,
-                credentials=dict(cfg.credentials),
-                settings=dict(cfg.settings),
-                shared_credentials=dict(cfg.shared_credentials),
-            )
+            return copy.deepcopy(self._configs[nanoid])
 
     def apply_patch(self, nanoid: str, patch: PatchRequest) -> None:
         """Merge a validated PATCH into one config: 404 if unknown, 400 on a type mismatch."""

@@ -91,7 +91,7 @@ def validate_patch(body: object) -> PatchRequest:
             fix='Send {"type": "custom", "credentials": {...}} at the top level.',
         )
     kind = body.get("type")
-    if kind not in ALLOWED:
+    if not isinstance(kind, str) or kind not in ALLOWED:
         problem = "type: required" if "type" not in body else "type: must be custom or default"
         raise _invalid([problem])
     problems = _field_problems(body, str(kind))
