@@ -191,11 +191,13 @@ def check() -> None:
 
 
 @cli.command()
-def demo() -> None:
-    """Run the whole loop on a local stack: OpenBao, Redis and the Composio emulator."""
+@click.option("--inline", is_flag=True, help="Rotate in this process instead of worker + beat.")
+def demo(inline: bool) -> None:
+    """Run the whole loop on a local stack: OpenBao, Redis, the Composio emulator, a worker
+    and a beat; new Vault versions are written while it runs."""
     from rotator.sandbox.demo import run_demo
 
-    sys.exit(run_demo())
+    sys.exit(run_demo(inline=inline))
 
 
 register(cli)

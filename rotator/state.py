@@ -220,6 +220,15 @@ class StateStore:
     def audit_events(self, count: int = 1000) -> list[tuple[str, dict[str, str]]]:
         return cast(list[tuple[str, dict[str, str]]], self.redis.xrange(Keys.audit, count=count))
 
+    @_translated
+    def audit_after(self, last: str, *, block_ms: int) -> list[tuple[str, dict[str, str]]]:
+        """Audit events after ``last`` ("$": from now), waiting up to ``block_ms`` (0: no wait)."""
+        res = cast(
+            list[tuple[str, list[tuple[str, dict[str, str]]]]],
+            self.redis.xread({Keys.audit: last}, count=100, block=block_ms or None),
+        )
+        return [entry for _stream, entries in res or [] for entry in entries]
+
     # locks
     @_translated
     def lock(self, nanoid: str, *, ttl: float, wait: float = 0.0) -> Lock:

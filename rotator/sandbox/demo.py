@@ -18,6 +18,7 @@ from rotator.logs import configure_logging
 from rotator.models import Outcome
 from rotator.render import print_outcomes, print_status
 from rotator.runtime import Runtime, build_runtime
+from rotator.sandbox.demo_live import LiveServices, follow_until
 from rotator.sandbox.stack import LocalStack
 
 __all__ = ["run_demo"]
@@ -91,13 +92,7 @@ def _demo(stack: LocalStack) -> int:
         before = len(stack.emulator.patches())
         _round(rt, "round 2: nothing changed in Vault, so nothing is pushed")
         click.echo(f"PATCHes sent in round 2: {len(stack.emulator.patches()) - before}")
-        seeded["ac_demoGithub01"] = {
-            "credentials": {"client_id": "gh-client", "client_secret": _v("gh")}
-        }
-        seeded["ac_demoStripe03"] = {"type": "default", "shared_credentials": {"api_key": _v("sk")}}
-        seeded["ac_demoBroken04"] = {"credentials": {"api_key": _v("fixed")}}
-        for nanoid in ("ac_demoGithub01", "ac_demoStripe03", "ac_demoBroken04"):
-            rt.vault.write_secret("secret", f"{PREFIX}/{nanoid}", seeded[nanoid])
+        _rotate_in_vault(rt, seeded)
         third = _round(rt, "round 3: two secrets rotated in Vault, the broken one fixed")
         click.secho("\n== status", bold=True)
         print_status(rt.status_rows())
@@ -112,12 +107,65 @@ def _demo(stack: LocalStack) -> int:
         rt.close()
 
 
-def run_demo() -> int:
-    configure_logging("INFO", "console" if sys.stderr.isatty() else "json")
+def _rotate_in_vault(rt: Runtime, seeded: dict[str, dict[str, object]]) -> None:
+    """Two secrets get new versions; the broken one is fixed (version 2 everywhere)."""
+    seeded["ac_demoGithub01"] = {
+        "credentials": {"client_id": "gh-client", "client_secret": _v("gh")}
+    }
+    seeded["ac_demoStripe03"] = {"type": "default", "shared_credentials": {"api_key": _v("sk")}}
+    seeded["ac_demoBroken04"] = {"credentials": {"api_key": _v("fixed")}}
+    for nanoid in ("ac_demoGithub01", "ac_demoStripe03", "ac_demoBroken04"):
+        rt.vault.write_secret("secret", f"{PREFIX}/{nanoid}", seeded[nanoid])
+
+
+def _applied(rt: Runtime, nanoid: str) -> int | None:
+    applied = rt.state.get_applied(nanoid)
+    return applied.version if applied else None
+
+
+def _live(stack: LocalStack) -> int:
+    seeded = _seed()
+    for nanoid, data in seeded.items():
+        kind = "default" if data.get("type") == "default" else "custom"
+        stack.emulator.add_auth_config(nanoid, type=kind, toolkit=nanoid[7:-2].lower())
+    rt = build_runtime(load_settings(stack.env()))
+    services = LiveServices(stack)
+    try:
+        for nanoid, data in seeded.items():
+            rt.vault.write_secret("secret", f"{PREFIX}/{nanoid}", data)
+        click.secho("\n== starting a worker and a beat (sweep every 2 s)", bold=True)
+        services.start()
+        click.secho("\n== live: the first sweep finds four new auth configs", bold=True)
+        broken = "ac_demoBroken04"
+        first_done = lambda: (  # noqa: E731
+            all(_applied(rt, i) == 1 for i in seeded if i != broken)
+            and rt.state.get_last_error(broken) is not None
+        )
+        ok1, last = follow_until(rt, services, first_done, timeout=60, last="0")
+        click.secho("\n== writing new versions in Vault (and fixing the broken one)", bold=True)
+        _rotate_in_vault(rt, seeded)
+        expected = {"ac_demoGithub01": 2, "ac_demoSlack002": 1, "ac_demoStripe03": 2, broken: 2}
+        second_done = lambda: all(_applied(rt, i) == v for i, v in expected.items())  # noqa: E731
+        ok2, _ = follow_until(rt, services, second_done, timeout=60, last=last)
+        click.secho("\n== status", bold=True)
+        print_status(rt.status_rows())
+        good = _in_step(stack, seeded)
+        click.echo(
+            f"\nComposio holds exactly Vault's values for {good}/{len(seeded)} auth configs."
+        )
+        return 0 if ok1 and ok2 and good == len(seeded) else 1
+    finally:
+        services.stop()
+        rt.close()
+
+
+def run_demo(*, inline: bool = False) -> int:
+    """Start the local stack, run the demo (live with a worker and beat, or inline), stop all."""
+    configure_logging("WARNING", "console" if sys.stderr.isatty() else "json")
     click.secho("Starting OpenBao (dev), Redis and the Composio emulator on loopback...", bold=True)
     with LocalStack() as stack:
         click.echo(f"  vault    {stack.bao.addr}\n  redis    {stack.redis.url}")
         click.echo(f"  composio {stack.emulator.url}")
-        code = _demo(stack)
+        code = _demo(stack) if inline else _live(stack)
     click.echo("Stopped everything the demo started." + ("" if code == 0 else " DEMO FAILED"))
     return code
