@@ -85,7 +85,7 @@ def rotate(  # noqa: PLR0917  (click passes options positionally)
     as_json: bool,
     concurrency: int,
 ) -> None:
-    """Rotate NANOID... (or --all) now: queued on the workers, or --inline here."""
+    """Rotate auth configs now (NANOIDs or --all): queued on the workers, or --inline."""
     if version is not None and (all_ or len(nanoids) != 1):
         raise click.UsageError("--version rolls back exactly one NANOID")
     with open_runtime() as rt:
@@ -151,9 +151,17 @@ def plan(as_json: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
-def status(as_json: bool) -> None:
+@click.option("--watch", is_flag=True, help="A live view, refreshed from Redis and Vault.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between refreshes.")
+@click.option("--iterations", type=int, default=None, hidden=True)
+def status(as_json: bool, watch: bool, interval: float, iterations: int | None) -> None:
     """Per auth config: Vault version, applied version, state, last error, last success."""
     with open_runtime() as rt:
+        if watch:
+            from rotator.watch import watch_status
+
+            watch_status(rt, interval=interval, iterations=iterations)
+            return
         rows = rt.status_rows()
     if as_json:
         print_json([r.as_dict() for r in rows])

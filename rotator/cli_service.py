@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 import click
 
+from rotator.errors import RotatorError
+from rotator.logs import scrub
 from rotator.models import Outcome
 from rotator.runtime import Runtime
 
@@ -56,83 +59,108 @@ def _celery(argv: list[str]) -> None:
     app.start(argv)
 
 
-def register(cli: click.Group) -> None:
-    """Attach the service commands to the ``rotator`` group."""
+def _open() -> AbstractContextManager[Runtime]:
     from rotator.cli import open_runtime
 
-    @cli.command(context_settings=_PASS)
-    @click.option("-c", "--concurrency", type=int, default=None, help="Threads (default 16).")
-    @click.pass_context
-    def worker(ctx: click.Context, concurrency: int | None) -> None:
-        """Start a Celery worker (threads pool); extra arguments go to celery worker."""
-        from rotator.app import settings
+    return open_runtime()
 
-        c = concurrency or settings().worker_concurrency
-        _celery(
-            ["--quiet", "worker", "--pool=threads", f"--concurrency={c}", "--without-mingle",
-             "--without-gossip", *ctx.args]
-        )  # fmt: skip
 
-    @cli.command(context_settings=_PASS)
-    @click.pass_context
-    def beat(ctx: click.Context) -> None:
-        """Start beat with the Redis-locked scheduler (run two: one active, one standby)."""
-        _celery(["--quiet", "beat", *ctx.args])
+@click.command(context_settings=_PASS)
+@click.option("-c", "--concurrency", type=int, default=None, help="Threads (default 16).")
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int | None) -> None:
+    """Start a Celery worker (threads pool); extra arguments go to celery worker."""
+    from rotator.app import settings
 
-    @cli.command()
-    @click.argument("nanoid", required=False)
-    def pause(nanoid: str | None) -> None:
-        """Stop the sweep pushing (everything, or one NANOID); --force rotations still run."""
-        with open_runtime() as rt:
-            rt.state.pause(nanoid)
-        click.echo(f"paused {nanoid or 'all auth configs'}")
+    c = concurrency or settings().worker_concurrency
+    _celery(
+        ["--quiet", "worker", "--pool=threads", f"--concurrency={c}", "--without-mingle",
+         "--without-gossip", *ctx.args]
+    )  # fmt: skip
 
-    @cli.command()
-    @click.argument("nanoid", required=False)
-    def resume(nanoid: str | None) -> None:
-        """Undo ``pause`` (everything, or one NANOID)."""
-        with open_runtime() as rt:
-            rt.state.resume(nanoid)
-        click.echo(f"resumed {nanoid or 'all auth configs'}")
 
-    @cli.group()
-    def dlq() -> None:
-        """The dead letter: permanent failures and exhausted retries."""
+@click.command(context_settings=_PASS)
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """Start beat with the Redis-locked scheduler (run two: one active, one standby)."""
+    _celery(["--quiet", "beat", *ctx.args])
 
-    @dlq.command("list")
-    @click.option("--json", "as_json", is_flag=True)
-    def dlq_list(as_json: bool) -> None:
-        """List dead-letter entries (oldest first)."""
-        from rotator.render import print_json
 
-        with open_runtime() as rt:
-            entries = rt.state.dead_letters()
-        if as_json:
-            print_json([{"id": i, **e} for i, e in entries])
-            return
-        for entry_id, e in entries:
-            click.echo(
-                f"{entry_id}  {e.get('auth_config_id', '?'):<24} v{e.get('vault_version', '-'):<4}"
-                f" {e.get('http_status', '-'):<4} {e.get('error_slug', '-'):<28} "
-                f"{e.get('error', e.get('reason', ''))}"
-            )
+@click.command()
+@click.argument("nanoid", required=False)
+def pause(nanoid: str | None) -> None:
+    """Stop the sweep pushing (everything, or one NANOID); --force rotations still run."""
+    with _open() as rt:
+        rt.state.pause(nanoid)
+    click.echo(f"paused {nanoid or 'all auth configs'}")
 
-    @dlq.command("replay")
-    @click.argument("entry_ids", nargs=-1)
-    @click.option("--inline", is_flag=True, help="Rotate in this process instead of queueing.")
-    def dlq_replay(entry_ids: tuple[str, ...], inline: bool) -> None:
-        """Rotate again the auth configs of these entries (all when none given); remove them."""
-        with open_runtime() as rt:
-            entries = [
-                (i, e) for i, e in rt.state.dead_letters() if not entry_ids or i in entry_ids
-            ]
-            ids = list(
-                dict.fromkeys(e["auth_config_id"] for _, e in entries if e.get("auth_config_id"))
-            )
-            failed = _replay(rt, ids, inline)
-            rt.state.remove_dead_letters([i for i, _ in entries])
-        click.echo(f"replayed {len(ids)} auth config(s) from {len(entries)} entr(y/ies)")
-        sys.exit(1 if failed else 0)
+
+@click.command()
+@click.argument("nanoid", required=False)
+def resume(nanoid: str | None) -> None:
+    """Undo ``pause`` (everything, or one NANOID)."""
+    with _open() as rt:
+        rt.state.resume(nanoid)
+    click.echo(f"resumed {nanoid or 'all auth configs'}")
+
+
+@click.command()
+def health() -> None:
+    """Liveness for containers: Redis and Vault reachable (no Composio call). Exit 0 or 1."""
+    try:
+        with _open() as rt:
+            rt.state.ping()
+            rt.vault.check()
+    except RotatorError as exc:
+        click.echo(f"unhealthy: {type(exc).__name__}: {scrub(str(exc))}")
+        sys.exit(1)
+    click.echo("healthy")
+
+
+@click.group()
+def dlq() -> None:
+    """The dead letter: permanent failures and exhausted retries."""
+
+
+@dlq.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def dlq_list(as_json: bool) -> None:
+    """List dead-letter entries (oldest first)."""
+    from rotator.render import print_json
+
+    with _open() as rt:
+        entries = rt.state.dead_letters()
+    if as_json:
+        print_json([{"id": i, **e} for i, e in entries])
+        return
+    for entry_id, e in entries:
+        click.echo(
+            f"{entry_id}  {e.get('auth_config_id', '?'):<24} v{e.get('vault_version', '-'):<4}"
+            f" {e.get('http_status', '-'):<4} {e.get('error_slug', '-'):<28} "
+            f"{e.get('error', e.get('reason', ''))}"
+        )
+
+
+@dlq.command("replay")
+@click.argument("entry_ids", nargs=-1)
+@click.option("--inline", is_flag=True, help="Rotate in this process instead of queueing.")
+def dlq_replay(entry_ids: tuple[str, ...], inline: bool) -> None:
+    """Rotate again the auth configs of these entries (all when none given); remove them."""
+    with _open() as rt:
+        entries = [(i, e) for i, e in rt.state.dead_letters() if not entry_ids or i in entry_ids]
+        ids = list(
+            dict.fromkeys(e["auth_config_id"] for _, e in entries if e.get("auth_config_id"))
+        )
+        failed = _replay(rt, ids, inline)
+        rt.state.remove_dead_letters([i for i, _ in entries])
+    click.echo(f"replayed {len(ids)} auth config(s) from {len(entries)} entr(y/ies)")
+    sys.exit(1 if failed else 0)
+
+
+def register(cli: click.Group) -> None:
+    """Attach the service commands to the ``rotator`` group."""
+    for command in (worker, beat, pause, resume, health, dlq):
+        cli.add_command(command)
 
 
 def _replay(rt: Runtime, ids: list[str], inline: bool) -> bool:

@@ -107,3 +107,32 @@ def test_dead_letter_list_and_replay(stack: Stack) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     assert stack.emu.credentials("ac_dl1") == {"client_secret": "sec-dl1"}
     assert stack.rt.state.dead_letters() == []
+
+
+def test_status_watch_fits_80_columns(stack: Stack) -> None:
+    """`status --watch` shows every auth config with state and versions in 80 columns."""
+    stack.put("ac_watch_with_a_rather_long_name_01", {"credentials": {"client_secret": "w1"}})
+    stack.put("ac_wt2", {"credentials": {"client_secret": "sec-wt2"}})
+    stack.emu.inject(Fault(status=400, slug="AuthConfig_ValidationError"), nanoid="ac_wt2")
+    stack.rt.service.rotate("ac_watch_with_a_rather_long_name_01")
+    stack.rt.service.rotate("ac_wt2")
+    res = run_cli(
+        {**stack.env, "COLUMNS": "80"},
+        "status", "--watch", "--interval", "0.1", "--iterations", "2",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "2 auth configs" in res.stdout and "1 failed, 1 synced" in res.stdout
+    assert "400 AuthConfig_Valida" in res.stdout and "synced" in res.stdout
+    assert res.stdout.count("auth config ") >= 2  # two frames
+    assert "no sweep has run yet" in res.stdout
+
+
+def test_health_is_0_when_redis_and_vault_answer_and_1_otherwise(stack: Stack) -> None:
+    """`health` checks Redis and Vault only; a dead Redis makes it exit 1 with the reason."""
+    res = run_cli(stack.env, "health")
+    assert res.returncode == 0 and "healthy" in res.stdout
+    dead = {**stack.env, "ROTATOR_REDIS_URL": "redis://127.0.0.1:1/0"}
+    res = run_cli(dead, "health")
+    assert res.returncode == 1 and "unhealthy: StateUnavailable" in res.stdout
