@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -38,10 +39,12 @@ class SecretRegistry:
         self._pattern: re.Pattern[str] | None = None
 
     def register(self, value: str) -> None:
+        """Remember a secret, and its URL-encoded forms (a secret may travel in a URL)."""
         if len(value) < 4 or value.lower() in _NOT_SECRET or value in self._values:
             return
+        forms = {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
         with self._lock:
-            self._values.add(value)
+            self._values.update(forms)
             self._pattern = None
 
     def register_all(self, values: Iterable[str]) -> None:
@@ -77,7 +80,7 @@ def _clean(key: str, value: object) -> object:
     if isinstance(value, str):
         return SECRETS.scrub(value)
     if isinstance(value, dict):
-        return {str(k): _clean(str(k), v) for k, v in value.items()}
+        return {SECRETS.scrub(str(k)): _clean(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_clean("", v) for v in value]
     if isinstance(value, int | float | bool) or value is None:
@@ -87,10 +90,12 @@ def _clean(key: str, value: object) -> object:
 
 def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """structlog processor: mask by key name, scrub registered values everywhere."""
-    for key in list(event_dict):
-        event_dict[key] = (
-            _clean(key, event_dict[key]) if key != "event" else _clean("", event_dict[key])
-        )
+    cleaned = {
+        SECRETS.scrub(key): _clean(key if key != "event" else "", value)
+        for key, value in event_dict.items()
+    }
+    event_dict.clear()
+    event_dict.update(cleaned)
     return event_dict
 
 

@@ -71,6 +71,7 @@ def test_secret_values_never_escape(stack: Stack, log_stream: io.StringIO, redis
         ]
     )
     assert "rotation.succeeded" in log_stream.getvalue()  # the capture really captured
-    for value in [*values.values(), COMPOSIO_KEY, stack.env["VAULT_TOKEN"]]:
+    fingerprint_key = stack.env["ROTATOR_FINGERPRINT_KEY"]
+    for value in [*values.values(), COMPOSIO_KEY, stack.env["VAULT_TOKEN"], fingerprint_key]:
         assert value not in captured, f"a secret value leaked ({value[:10]}...)"
     assert "invalid secret ***" in captured  # Composio's echo was scrubbed, not dropped
