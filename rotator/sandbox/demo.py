@@ -19,6 +19,7 @@ from rotator.models import Outcome
 from rotator.render import print_outcomes, print_status
 from rotator.runtime import Runtime, build_runtime
 from rotator.sandbox.demo_live import LiveServices, follow_until
+from rotator.sandbox.processes import SandboxError
 from rotator.sandbox.stack import LocalStack
 
 __all__ = ["run_demo"]
@@ -163,9 +164,16 @@ def run_demo(*, inline: bool = False) -> int:
     """Start the local stack, run the demo (live with a worker and beat, or inline), stop all."""
     configure_logging("WARNING", "console" if sys.stderr.isatty() else "json")
     click.secho("Starting OpenBao (dev), Redis and the Composio emulator on loopback...", bold=True)
-    with LocalStack() as stack:
+    try:
+        stack = LocalStack().start()
+    except SandboxError as exc:
+        click.secho(f"rotator demo: {exc}", fg="red", err=True)
+        return 1
+    try:
         click.echo(f"  vault    {stack.bao.addr}\n  redis    {stack.redis.url}")
         click.echo(f"  composio {stack.emulator.url}")
         code = _demo(stack) if inline else _live(stack)
+    finally:
+        stack.stop()
     click.echo("Stopped everything the demo started." + ("" if code == 0 else " DEMO FAILED"))
     return code
