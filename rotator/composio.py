@@ -6,6 +6,8 @@ translated here and nowhere else: a blip is retried in the call, an outage becom
 ``ComposioUnavailable`` (with ``retry_after`` for the Celery countdown), a refusal becomes
 ``ComposioRejected``. Both carry ``attempts``. The API key and the credential values never
 appear in logs or exception messages (they are scrubbed even from Composio's own messages).
+An optional ``Limiter`` (``rotator.ratelimit``) is asked before every attempt and told every
+answer: a short wait is slept here, a longer one raises ``ComposioUnavailable(retry_after=...)``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType, TracebackType
+from typing import Protocol
 from urllib.parse import urlparse
 
 import httpx
@@ -36,14 +39,25 @@ from rotator.composio_parse import (
     transport_failure,
 )
 from rotator.config import Settings
-from rotator.errors import ComposioRejected, ConfigError, SecretFormatError
+from rotator.errors import ComposioRejected, ComposioUnavailable, ConfigError, SecretFormatError
 from rotator.models import Decision, Payload, ResponseInfo, RetryAction, Secret
 from rotator.policy import RetryBudget, decide
 
-__all__ = ["ComposioClient", "KeyProvider", "PatchResult", "parse_response"]
+__all__ = ["ComposioClient", "KeyProvider", "Limiter", "PatchResult", "parse_response"]
 
 KeyProvider = Callable[[bool], Secret]
 """``provider(refresh)`` returns the API key; ``refresh=True`` re-reads it from Vault."""
+
+
+class Limiter(Protocol):
+    """A request budget shared with other clients (``rotator.ratelimit.RateLimiter``)."""
+
+    def acquire(self) -> float:
+        """0.0: send now; else seconds to wait before asking again."""
+
+    def observe(self, info: ResponseInfo) -> None:
+        """Learn from one answer (rate-limit headers, 429s)."""
+
 
 log = structlog.get_logger("rotator.composio")
 _NANOID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -135,8 +149,10 @@ class ComposioClient:
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
         max_connections: int = 32,
+        limiter: Limiter | None = None,
     ) -> None:
         _check_base_url(base_url)
+        self._limiter = limiter
         self._key_provider = key_provider
         self._key_refreshable = key_refreshable
         self._budget = budget
@@ -162,6 +178,7 @@ class ComposioClient:
         *,
         key_provider: KeyProvider,
         transport: httpx.BaseTransport | None = None,
+        limiter: Limiter | None = None,
     ) -> ComposioClient:
         """The key is refreshable when it is read from Vault (``ROTATOR_COMPOSIO_KEY_PATH``)."""
         return cls(
@@ -174,6 +191,7 @@ class ComposioClient:
             connect_timeout=settings.composio_connect_timeout,
             verify=settings.composio_cacert or True,
             transport=transport,
+            limiter=limiter,
         )
 
     def update_auth_config(self, nanoid: str, payload: Payload) -> PatchResult:
@@ -205,6 +223,7 @@ class ComposioClient:
 
     def ping(self) -> ResponseInfo:
         """One ``GET /api/v3/auth_configs?limit=1``, no retries: can we reach and authenticate?"""
+        self._throttle(0)
         return self._send("GET", "/api/v3/auth_configs?limit=1", self._key_provider(False), None)[0]
 
     def close(self) -> None:
@@ -226,6 +245,7 @@ class ComposioClient:
         while True:
             key = self._key_provider(refresh)
             secrets = list(dict.fromkeys([*secrets, key.reveal()]))
+            self._throttle(attempt - 1)
             info, note, raw = self._send(method, path, key, content)
             if info.status is not None and 200 <= info.status < 300:
                 if note:
@@ -260,6 +280,20 @@ class ComposioClient:
         if decision.action is RetryAction.RETRY_NOW:
             self._sleep(decision.delay)
 
+    def _throttle(self, attempts: int) -> None:
+        """Wait for a slot of the shared rate limit, or hand a long wait to the caller."""
+        waited = 0.0
+        while self._limiter is not None and (wait := self._limiter.acquire()) > 0:
+            if waited + wait > self._budget.in_call_max_wait:
+                exc = ComposioUnavailable(
+                    f"rotator's own Composio rate limit: next slot in {wait:.1f}s",
+                    retry_after=wait,
+                )
+                setattr(exc, "attempts", attempts)  # noqa: B010 - as in composio_parse
+                raise exc
+            self._sleep(wait)
+            waited += wait
+
     def _send(self, method: str, path: str, key: Secret, content: bytes | None) -> _Answer:
         """One exchange; reads at most 64 KiB of a body (4 MiB for a GET)."""
         headers = {"x-api-key": _key_header(key)}
@@ -272,6 +306,9 @@ class ComposioClient:
             return transport_failure(exc), None, b""
         limit = _GET_LIMIT if method == "GET" else BODY_LIMIT
         try:
-            return inspect_response(response, now=datetime.now(UTC), limit=limit)
+            answer = inspect_response(response, now=datetime.now(UTC), limit=limit)
         finally:
             response.close()
+        if self._limiter is not None:
+            self._limiter.observe(answer[0])
+        return answer

@@ -7,6 +7,7 @@ AppRole secret id, Composio key, fingerprint key) are held as ``Secret`` and nev
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ class Settings:
     task_max_retries: int = 10
     visibility_timeout: float = 3600.0
     worker_concurrency: int = 16
+    rate_limit: tuple[float, float] | None = (1500.0, 60.0)  # (requests, per seconds); None: off
+    rate_limit_burst: int = 10
 
 
 def _f(env: Mapping[str, str], name: str, default: float, problems: list[str]) -> float:
@@ -111,6 +114,32 @@ def _overrides(raw: str, problems: list[str]) -> dict[str, RetryAction]:
             continue
         out[slug.strip()] = valid[action]
     return out
+
+
+_RATE = re.compile(r"(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]+)")
+_PERIODS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("h", "hr", "hour", "hours"), 3600.0),
+}
+
+
+def _rate(raw: str | None, problems: list[str]) -> tuple[float, float] | None:
+    """``ROTATOR_RATE_LIMIT``: ``1500/min``, ``25/s``, ``20000/10min``; ``0`` or empty: off."""
+    if raw is None:
+        return (1500.0, 60.0)
+    text = raw.strip().lower()
+    match = _RATE.fullmatch(text)
+    unit = _PERIODS.get(match.group(3)) if match else None
+    if text in ("", "0") or (match and float(match.group(1)) == 0):
+        return None
+    if match is None or unit is None or float(match.group(2) or 1) == 0:
+        problems.append(
+            f"ROTATOR_RATE_LIMIT={raw!r} is not REQUESTS/PERIOD such as 1500/min, 25/s, 90000/h "
+            "or 20000/10min (0 or empty: no limit)"
+        )
+        return None
+    return float(match.group(1)), float(match.group(2) or 1) * unit
 
 
 def _check_url(name: str, value: str, schemes: tuple[str, ...], problems: list[str]) -> None:
@@ -195,6 +224,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         task_max_retries=_i(env, "ROTATOR_TASK_MAX_RETRIES", 10, problems),
         visibility_timeout=_f(env, "ROTATOR_VISIBILITY_TIMEOUT", 3600.0, problems),
         worker_concurrency=_i(env, "ROTATOR_WORKER_CONCURRENCY", 16, problems),
+        rate_limit=_rate(env.get("ROTATOR_RATE_LIMIT"), problems),
+        rate_limit_burst=_i(env, "ROTATOR_RATE_LIMIT_BURST", 10, problems),
     )
     _check_url("COMPOSIO_BASE_URL", s.composio_base_url, ("http", "https"), problems)
     _check_url("ROTATOR_REDIS_URL", s.redis_url, ("redis", "rediss", "unix"), problems)
@@ -208,6 +239,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "ROTATOR_VISIBILITY_TIMEOUT must exceed twice ROTATOR_RETRY_MAX_DELAY plus "
             "ROTATOR_LOCK_TTL, or the Redis broker redelivers countdown tasks over and over"
         )
+    if s.rate_limit_burst < 1:
+        problems.append("ROTATOR_RATE_LIMIT_BURST must be at least 1")
     if s.retry_in_call_attempts < 1:
         problems.append("ROTATOR_RETRY_IN_CALL_ATTEMPTS must be at least 1")
     if s.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

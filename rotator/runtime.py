@@ -11,6 +11,7 @@ from rotator.config import Settings, load_fingerprint_key
 from rotator.errors import RotatorError
 from rotator.logs import SECRETS, scrub
 from rotator.models import Secret
+from rotator.ratelimit import RateLimiter
 from rotator.service import RotationService
 from rotator.state import StateStore
 from rotator.status import StatusRow, status_row
@@ -45,6 +46,7 @@ class Runtime:
     state: StateStore
     catalog: Catalog
     service: RotationService
+    limiter: RateLimiter | None = None
 
     def status_rows(self) -> list[StatusRow]:
         """One status row per auth config: Vault's current version against the stored state."""
@@ -81,6 +83,8 @@ class Runtime:
         self.composio.close()
         self.vault.close()
         self.state.close()
+        if self.limiter is not None:
+            self.limiter.close()
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -89,13 +93,16 @@ def build_runtime(settings: Settings) -> Runtime:
         if secret is not None:
             SECRETS.register(secret.reveal())
     vault = VaultClient(settings, on_secret=SECRETS.register)
+    limiter = RateLimiter.from_settings(settings)
     if settings.composio_key_path:
         provider = VaultKeyProvider(vault, settings.vault_mount, settings.composio_key_path)
-        composio = ComposioClient.from_settings(settings, key_provider=provider)
+        composio = ComposioClient.from_settings(settings, key_provider=provider, limiter=limiter)
     else:
         key = settings.composio_api_key
         assert key is not None  # guaranteed by load_settings
-        composio = ComposioClient.from_settings(settings, key_provider=lambda refresh: key)
+        composio = ComposioClient.from_settings(
+            settings, key_provider=lambda refresh: key, limiter=limiter
+        )
     state = StateStore.from_url(settings.redis_url)
     catalog = Catalog(settings, vault)
     service = RotationService(
@@ -106,4 +113,4 @@ def build_runtime(settings: Settings) -> Runtime:
         fingerprint_key=load_fingerprint_key(settings),
         lock_ttl=settings.lock_ttl,
     )
-    return Runtime(settings, vault, composio, state, catalog, service)
+    return Runtime(settings, vault, composio, state, catalog, service, limiter)

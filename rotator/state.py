@@ -53,6 +53,7 @@ class Keys:
     paused = "rotator:paused"
     paused_ids = "rotator:paused_ids"
     last_sweep = "rotator:sweep:last"
+    ratelimit = "rotator:ratelimit:composio"
 
 
 @dataclass(frozen=True)

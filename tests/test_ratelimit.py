@@ -1,0 +1,330 @@
+"""The shared Composio rate limit: GCRA in Redis, adapt-down, fail-open, and the client hook."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+
+import pytest
+import redis
+from structlog.testing import capture_logs
+
+from rotator.composio import ComposioClient
+from rotator.config import load_settings
+from rotator.emulator import Emulator, Fault
+from rotator.errors import ComposioUnavailable, ConfigError
+from rotator.models import Payload, ResponseInfo, Secret
+from rotator.policy import RetryBudget
+from rotator.ratelimit import Adaptation, RateLimiter, adaptation
+from rotator.runtime import build_runtime
+from rotator.sandbox import free_port
+from rotator.state import Keys
+from tests.procs import wait_until
+
+KEY = "ck_ratelimit_test"
+Grant = tuple[float, float]  # (time before asking, time the grant came back)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    with redis.Redis.from_url(redis_url) as c:
+        yield c
+
+
+def limiter(
+    client: redis.Redis,
+    *,
+    rate: float = 10.0,
+    period: float = 1.0,
+    burst: int = 1,
+    key: str = Keys.ratelimit,
+    clock: FakeClock | None = None,
+) -> RateLimiter:
+    return RateLimiter(client, rate=rate, period=period, burst=burst, key=key, clock=clock)
+
+
+def low(remaining: int, window: float = 1.0) -> ResponseInfo:
+    return ResponseInfo(status=200, rate_limit=100, rate_remaining=remaining, rate_window=window)
+
+
+def test_burst_then_one_request_per_interval(client: redis.Redis) -> None:
+    """Three go at once (burst 3), then one every 0.1 s; a refused call consumes nothing."""
+    clock = FakeClock()
+    lim = limiter(client, burst=3, clock=clock)
+    assert [lim.acquire() for _ in range(5)] == pytest.approx([0, 0, 0, 0.1, 0.1])
+    clock.now += 0.05
+    assert lim.acquire() == pytest.approx(0.05)
+    clock.now += 0.05
+    assert [lim.acquire(), lim.acquire()] == pytest.approx([0, 0.1])
+    clock.now += 10
+    assert [lim.acquire() for _ in range(4)] == pytest.approx([0, 0, 0, 0.1])
+
+
+def test_redis_server_time_spaces_requests(client: redis.Redis) -> None:
+    """Without an injected clock the server's TIME is used: 20/s means 50 ms apart."""
+    lim = limiter(client, rate=20.0)
+    assert lim.acquire() == 0.0
+    assert 0.0 < lim.acquire() <= 0.05
+    assert 0 < client.pttl(Keys.ratelimit) <= 1_100
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        (ResponseInfo(status=200, rate_limit=2000, rate_remaining=1999), None),
+        (ResponseInfo(status=200, rate_limit=2000, rate_remaining=200), None),
+        (ResponseInfo(status=200), None),
+        (ResponseInfo(status=None, failure="timeout"), None),
+        (low(9, 30.0), Adaptation(0.5, 30.0, 0.0, "remaining 9/100")),
+        (ResponseInfo(status=200, rate_limit=2000, rate_remaining=0), Adaptation(0.5, 60, 0, "r")),
+        (ResponseInfo(status=429, retry_after=7.0), Adaptation(0.25, 60.0, 7.0, "429")),
+        (ResponseInfo(status=429, retry_after=900.0), Adaptation(0.25, 60.0, 60.0, "429")),
+        (ResponseInfo(status=400, slug="HTTP_TooManyRequests"), Adaptation(0.25, 60, 0, "429")),
+    ],
+)
+def test_what_an_answer_says_about_the_budget(
+    info: ResponseInfo, expected: Adaptation | None
+) -> None:
+    """Below 10% remaining halves the rate; a 429 quarters it and holds for Retry-After."""
+    got = adaptation(info)
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert (got.factor, got.ttl, got.hold) == (expected.factor, expected.ttl, expected.hold)
+
+
+def test_low_remaining_halves_the_rate_for_one_window(client: redis.Redis) -> None:
+    """After a low X-RateLimit-Remaining every user of the key is at half rate, for 1 window."""
+    clock = FakeClock()
+    lim, other = limiter(client, clock=clock), limiter(client, clock=clock)
+    assert lim.acquire() == 0.0
+    lim.observe(low(5, window=1.0))
+    lim.observe(ResponseInfo(status=200, rate_limit=100, rate_remaining=90))
+    clock.now += 0.1
+    assert [other.acquire(), other.acquire()] == pytest.approx([0, 0.2])
+    clock.now += 1.2
+    assert [other.acquire(), other.acquire()] == pytest.approx([0, 0.1])
+
+
+def gap_after_a_grant(lim: RateLimiter) -> float | None:
+    """Take a slot if one is free now; then how long until the next (None: none was free)."""
+    return lim.acquire() if lim.acquire() == 0.0 else None
+
+
+def test_429_holds_every_worker_then_the_rate_recovers(client: redis.Redis) -> None:
+    """A 429 (Retry-After 0.3 s, window 0.6 s) pauses all, then quarter rate, then full rate."""
+    lim, other = limiter(client, rate=20.0), limiter(client, rate=20.0)
+    with capture_logs() as logs:
+        lim.observe(ResponseInfo(status=429, retry_after=0.3, rate_window=0.6))
+    observed = time.monotonic()
+    assert [e["event"] for e in logs] == ["ratelimit.adapted"]
+    assert 0.2 < other.acquire() <= 0.3
+    wait_until("the hold ends", lambda: other.acquire() == 0.0, timeout=2)
+    assert 0.15 < other.acquire() <= 0.2  # 20/s x 0.25 = one per 0.2 s
+    wait_until("full rate", lambda: (gap_after_a_grant(other) or 1.0) <= 0.05, timeout=3)
+    assert time.monotonic() - observed >= 0.55
+
+
+def test_an_unreachable_redis_fails_open(redis_url: str) -> None:
+    """Nothing listening: every request is granted, observe is harmless, one warning is logged."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    lim = RateLimiter.from_url(url, rate=1.0, period=60.0, burst=1)
+    started = time.monotonic()
+    with capture_logs() as logs:
+        assert [lim.acquire() for _ in range(5)] == [0.0] * 5
+        lim.observe(ResponseInfo(status=429, retry_after=5.0))
+    lim.close()
+    assert time.monotonic() - started < 5.0
+    assert [(e["event"], e["log_level"]) for e in logs] == [("ratelimit.unavailable", "warning")]
+    assert logs[0]["fail_open"] is True
+
+
+def _hammer(
+    url: str,
+    key: str,
+    rate: float,
+    burst: int,
+    seconds: float,
+    go: Barrier,
+    out: Queue[list[Grant]],
+) -> None:
+    """One worker process: 8 threads asking for slots for ``seconds``, sleeping as told."""
+    lim = RateLimiter(redis.Redis.from_url(url), rate=rate, period=1.0, burst=burst, key=key)
+    grants: list[Grant] = []
+    go.wait()
+    end = time.time() + seconds
+
+    def thread() -> None:
+        while (before := time.time()) < end:
+            wait = lim.acquire()
+            if wait == 0:
+                grants.append((before, time.time()))
+            else:
+                time.sleep(wait)
+
+    threads = [threading.Thread(target=thread) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lim.close()
+    out.put(grants)
+
+
+def most_in_any_window(grants: list[Grant], width: float) -> int:
+    """The most grants that surely fell inside one interval of ``width`` s (asked and answered)."""
+    return max(
+        sum(1 for b, a in grants if b >= start and a <= start + width) for start, _ in grants
+    )
+
+
+def test_the_cap_holds_across_four_processes_of_eight_threads(redis_url: str) -> None:
+    """32 threads in 4 processes for 2.5 s at 100/s, burst 10: <= 110 in any second, ~250 in all."""
+    rate, burst, seconds = 100.0, 10, 2.5
+    ctx = multiprocessing.get_context("spawn")
+    go, out = ctx.Barrier(4, timeout=30), ctx.Queue()
+    args = (redis_url, "rotator:ratelimit:procs", rate, burst, seconds, go, out)
+    procs = [ctx.Process(target=_hammer, args=args) for _ in range(4)]
+    for p in procs:
+        p.start()
+    grants = sorted(g for _ in procs for g in out.get(timeout=60))
+    for p in procs:
+        p.join(timeout=30)
+    assert [p.exitcode for p in procs] == [0] * 4
+    assert most_in_any_window(grants, 1.0) <= rate + burst
+    assert most_in_any_window(grants, 0.5) <= rate * 0.5 + burst
+    span = grants[-1][1] - grants[0][0]
+    assert 0.9 * rate * seconds <= len(grants) <= rate * span + burst + 1
+
+
+@dataclass
+class Scripted:
+    """A limiter that answers from a script and records what it was told."""
+
+    waits: list[float]
+    seen: list[int | None] = field(default_factory=list)
+
+    def acquire(self) -> float:
+        return self.waits.pop(0) if self.waits else 0.0
+
+    def observe(self, info: ResponseInfo) -> None:
+        self.seen.append(info.status)
+
+
+@pytest.fixture
+def rl_emu() -> Iterator[Emulator]:
+    with Emulator(api_keys=[KEY]) as e:
+        e.add_auth_config("ac_rl")
+        yield e
+
+
+def composio(url: str, limiter: object, sleeps: list[float] | None = None) -> ComposioClient:
+    return ComposioClient(
+        base_url=url,
+        key_provider=lambda refresh: Secret(KEY),
+        key_refreshable=False,
+        budget=RetryBudget(base_delay=0.01),
+        sleep=(sleeps.append if sleeps is not None else time.sleep),
+        limiter=limiter,  # type: ignore[arg-type]
+    )
+
+
+def payload(value: str = "v") -> Payload:
+    return Payload(type="custom", credentials={"client_secret": Secret(value)})
+
+
+def test_the_client_asks_before_every_attempt_and_reports_every_answer(rl_emu: Emulator) -> None:
+    """Short waits are slept in the call, retries ask again, and each answer is observed."""
+    rl_emu.inject(Fault(status=503), nanoid="ac_rl", times=1)
+    lim, sleeps = Scripted(waits=[0.5, 1.0, 0.0, 2.0]), list[float]()
+    with composio(rl_emu.url, lim, sleeps) as client:
+        assert client.update_auth_config("ac_rl", payload()).attempts == 2
+    assert sleeps[:2] == [0.5, 1.0] and sleeps[3:] == [2.0]  # sleeps[2] is the 503 backoff
+    assert lim.seen == [503, 200]
+
+
+def test_a_long_wait_goes_back_to_celery_unsent(rl_emu: Emulator) -> None:
+    """A slot further away than the in-call budget raises ComposioUnavailable with retry_after."""
+    lim, sleeps = Scripted(waits=[3.0, 2.5]), list[float]()
+    with composio(rl_emu.url, lim, sleeps) as client, pytest.raises(ComposioUnavailable) as caught:
+        client.update_auth_config("ac_rl", payload())
+    assert caught.value.retry_after == 2.5 and sleeps == [3.0]
+    assert getattr(caught.value, "attempts", None) == 0
+    assert rl_emu.patches("ac_rl") == []
+
+
+def test_a_real_limiter_turns_the_next_minute_into_a_countdown(
+    rl_emu: Emulator, client: redis.Redis
+) -> None:
+    """At 1/min the second PATCH is not sent: the caller is told to come back in ~60 s."""
+    with composio(rl_emu.url, limiter(client, rate=1.0, period=60.0)) as c:
+        c.update_auth_config("ac_rl", payload("a"))
+        with pytest.raises(ComposioUnavailable) as caught:
+            c.update_auth_config("ac_rl", payload("b"))
+    assert 59.0 < (caught.value.retry_after or 0) <= 60.0
+    assert len(rl_emu.patches("ac_rl")) == 1
+
+
+def test_threads_stay_under_the_emulators_limit(client: redis.Redis) -> None:
+    """16 threads against 100/s: a limiter at 80/s gets zero 429s and >= 90% of its 80/s."""
+    rate, burst, seconds = 80.0, 5, 2.5
+    lim = limiter(client, rate=rate, burst=burst, key="rotator:ratelimit:emu")
+    with Emulator(api_keys=[KEY], rate_limit=100, rate_window=1.0) as limited:
+        for n in range(16):
+            limited.add_auth_config(f"ac_t{n}")
+        with composio(limited.url, lim) as c, ThreadPoolExecutor(16) as pool:
+            started = time.monotonic()
+
+            def patch_until_deadline(n: int) -> int:
+                done = 0
+                while time.monotonic() < started + seconds:
+                    c.update_auth_config(f"ac_t{n}", payload(str(done)))
+                    done += 1
+                return done
+
+            sent = sum(pool.map(patch_until_deadline, range(16)))
+            elapsed = time.monotonic() - started
+        statuses = [e.status for e in limited.journal]
+    assert statuses.count(429) == 0 and len(statuses) == sent
+    assert (sent - burst) / elapsed >= 0.9 * rate
+
+
+def test_settings_and_runtime_wiring(stack_env: dict[str, str]) -> None:
+    """ROTATOR_RATE_LIMIT parses N/unit (0 or empty: off); build_runtime wires the limiter."""
+    base = {k: v for k, v in stack_env.items() if not k.startswith("ROTATOR_RATE")}
+    assert load_settings(base).rate_limit == (1500.0, 60.0)
+    assert load_settings(base).rate_limit_burst == 10
+    assert load_settings({**base, "ROTATOR_RATE_LIMIT": "25/s"}).rate_limit == (25.0, 1.0)
+    assert load_settings({**base, "ROTATOR_RATE_LIMIT": "20000/10min"}).rate_limit == (2e4, 600)
+    for none in ("0", "", "0/min"):
+        assert load_settings({**base, "ROTATOR_RATE_LIMIT": none}).rate_limit is None
+    bad = {**base, "ROTATOR_RATE_LIMIT": "25", "ROTATOR_RATE_LIMIT_BURST": "0"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(bad)
+    assert "ROTATOR_RATE_LIMIT='25' is not REQUESTS/PERIOD" in str(caught.value)
+    assert "ROTATOR_RATE_LIMIT_BURST must be at least 1" in str(caught.value)
+    one = {"ROTATOR_RATE_LIMIT": "1/min", "ROTATOR_RATE_LIMIT_BURST": "1"}
+    rt = build_runtime(load_settings({**base, **one}))
+    try:
+        assert rt.limiter is not None and rt.limiter.acquire() == 0.0
+        assert rt.limiter.acquire() > 59.0
+    finally:
+        rt.close()
+    off = build_runtime(load_settings({**base, "ROTATOR_RATE_LIMIT": "0"}))
+    off.close()
+    assert off.limiter is None
