@@ -65,6 +65,10 @@ def celery_config(s: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_transport_options": redis_opts,
         "result_backend_transport_options": redis_opts,
+        # Storing a result while Redis restarts: wait for it (10 ms doubling to 10 s, 10 times)
+        # instead of failing a task whose rotation is done ("Exception raised outside body").
+        "result_backend_always_retry": True,
+        "result_backend_max_retries": 10,
         "visibility_timeout": int(s.visibility_timeout),
         "redis_socket_timeout": 10,
         "redis_socket_connect_timeout": 5,

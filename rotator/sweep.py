@@ -51,7 +51,11 @@ def sweep(rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = 16)
     """Check every auth config once and queue those that need a rotation."""
     started = time.perf_counter()
     s = rt.settings
-    view = rt.catalog.view(fresh=True)
+    try:
+        view = rt.catalog.view(fresh=True)
+    except RotatorError as exc:  # Vault sealed, down or denying the LIST: the next sweep retries
+        log.warning("sweep.vault_error", error=scrub(str(exc)))
+        return _completed(rt, started, checked=0, errors=1)
     ids = list(view.bindings)
     versions = _versions(
         rt, [(i, view.bindings[i].mount, view.bindings[i].path) for i in ids], threads
@@ -89,11 +93,22 @@ def sweep(rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = 16)
         enqueue(nanoid, force)
         counts["queued"] += 1
         log.info("sweep.queued", auth_config_id=nanoid, reason=reason, vault_version=version)
+    return _completed(rt, started, checked=len(ids), errors=errors, **counts)
+
+
+def _completed(
+    rt: Runtime, started: float, *, checked: int, errors: int, **counts: int
+) -> SweepSummary:
+    """Record and log the one ``sweep.completed`` line every sweep ends with."""
     summary = SweepSummary(
-        checked=len(ids),
+        checked=checked,
+        queued=counts.get("queued", 0),
+        skipped=counts.get("skipped", 0),
+        already_queued=counts.get("already_queued", 0),
+        paused=counts.get("paused", 0),
+        quarantined=counts.get("quarantined", 0),
         errors=errors,
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
-        **counts,
     )
     rt.state.record_sweep({**summary.__dict__, "at": time.time()})
     log.info("sweep.completed", **summary.__dict__)

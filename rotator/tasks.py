@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+import structlog
 from celery import Task
 
 from rotator.app import ROTATE_TASK, SWEEP_TASK, app, settings
+from rotator.errors import StateUnavailable
+from rotator.logs import scrub
+from rotator.models import Outcome
 from rotator.policy import RetryBudget, countdown
 from rotator.runtime import Runtime, build_runtime
 from rotator.sweep import sweep as run_sweep
 
 __all__ = ["rotate", "runtime", "sweep"]
+
+log = structlog.get_logger("rotator.tasks")
 
 _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
@@ -46,23 +53,51 @@ def _countdown(retry_after: float | None, retries: int) -> float:
     return max(1.0, min(max(grown, retry_after or 0.0), budget.max_delay))
 
 
+def _bookkeeping(write: Callable[[], object]) -> None:
+    """A dedupe-key write: it only spares a second queueing and expires on its own, so a Redis
+    blip here must not crash a task whose rotation is done (or about to be retried)."""
+    try:
+        write()
+    except StateUnavailable as exc:
+        log.warning("state.write_failed", error=str(exc))
+
+
+def _unknown_pause(nanoid: str, exc: StateUnavailable) -> Outcome:
+    """Redis cannot say whether ``nanoid`` is paused: push nothing, come back later."""
+    outcome = Outcome(
+        auth_config_id=nanoid,
+        result="retry_later",
+        reason=type(exc).__name__,
+        error=scrub(str(exc)),
+    )
+    log.warning(
+        "rotation.retrying", outcome=outcome.result, reason=outcome.reason, error=outcome.error
+    )
+    return outcome
+
+
 @app.task(bind=True, name=ROTATE_TASK, acks_late=True, max_retries=None)
 def rotate(
     self: Task, auth_config_id: str, force: bool = False, version: int | None = None
 ) -> dict[str, Any]:
     """Rotate one auth config; transient failures come back with the policy's countdown."""
     rt = runtime()
-    if not force and rt.state.is_paused(auth_config_id):
-        rt.state.release_queue(auth_config_id)
-        return {"auth_config_id": auth_config_id, "result": "skipped", "reason": "paused"}
-    outcome = rt.service.rotate(auth_config_id, force=force, version=version)
+    try:
+        paused = not force and rt.state.is_paused(auth_config_id)
+    except StateUnavailable as exc:
+        outcome = _unknown_pause(auth_config_id, exc)
+    else:
+        if paused:
+            _bookkeeping(lambda: rt.state.release_queue(auth_config_id))
+            return {"auth_config_id": auth_config_id, "result": "skipped", "reason": "paused"}
+        outcome = rt.service.rotate(auth_config_id, force=force, version=version)
     if outcome.result == "retry_later":
         if self.request.retries < settings().task_max_retries:
             countdown = _countdown(outcome.retry_after, self.request.retries)
-            rt.state.extend_queue(auth_config_id, ttl=queue_ttl() + countdown)
+            _bookkeeping(lambda: rt.state.extend_queue(auth_config_id, ttl=queue_ttl() + countdown))
             raise self.retry(countdown=countdown)
         outcome = rt.service.give_up(outcome)
-    rt.state.release_queue(auth_config_id)
+    _bookkeeping(lambda: rt.state.release_queue(auth_config_id))
     return asdict(outcome)
 
 
