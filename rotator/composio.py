@@ -159,6 +159,7 @@ class ComposioClient:
         self._overrides = dict(overrides)
         self._sleep = sleep
         self._rand = rand
+        self._total_timeout = timeout  # a whole exchange, body included (see read_head)
         self._client = httpx.Client(
             base_url=base_url,
             headers={"User-Agent": _user_agent(), "Accept": "application/json"},
@@ -300,13 +301,16 @@ class ComposioClient:
         if content is not None:
             headers["Content-Type"] = "application/json"
         request = self._client.build_request(method, path, content=content, headers=headers)
+        deadline = time.monotonic() + self._total_timeout
         try:
             response = self._client.send(request, stream=True)
         except httpx.TransportError as exc:
             return transport_failure(exc), None, b""
         limit = _GET_LIMIT if method == "GET" else BODY_LIMIT
         try:
-            answer = inspect_response(response, now=datetime.now(UTC), limit=limit)
+            answer = inspect_response(
+                response, now=datetime.now(UTC), limit=limit, deadline=deadline
+            )
         finally:
             response.close()
         if self._limiter is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,8 +62,12 @@ def transport_failure(exc: httpx.HTTPError) -> ResponseInfo:
     return ResponseInfo(status=None, failure="protocol")
 
 
-def read_head(response: httpx.Response, limit: int = BODY_LIMIT) -> tuple[bytes, str | None]:
-    """At most ``limit`` bytes of the body, and a note if reading it failed part way."""
+def read_head(
+    response: httpx.Response, limit: int = BODY_LIMIT, deadline: float | None = None
+) -> tuple[bytes, str | None]:
+    """At most ``limit`` bytes of the body, read until ``deadline`` (``time.monotonic()``), and
+    a note if reading stopped part way. httpx's timeout is per socket read: without a deadline
+    a body dripped slowly enough would hold the call (and the auth config's lock) forever."""
     try:
         return response.content[:limit], None
     except httpx.ResponseNotRead:
@@ -73,6 +78,8 @@ def read_head(response: httpx.Response, limit: int = BODY_LIMIT) -> tuple[bytes,
             buf += chunk
             if len(buf) >= limit:
                 break
+            if deadline is not None and time.monotonic() > deadline:
+                return bytes(buf[:limit]), "body cut off (slower than the Composio timeout)"
     except httpx.HTTPError as exc:
         return bytes(buf[:limit]), f"body cut off ({type(exc).__name__})"
     return bytes(buf[:limit]), None
@@ -159,10 +166,14 @@ def _window(value: str | None) -> float | None:
 
 
 def inspect_response(
-    response: httpx.Response, *, now: datetime, limit: int = BODY_LIMIT
+    response: httpx.Response,
+    *,
+    now: datetime,
+    limit: int = BODY_LIMIT,
+    deadline: float | None = None,
 ) -> tuple[ResponseInfo, str | None, bytes]:
     """``parse_response``, a note when the body was unusable, and the body (``limit`` bytes)."""
-    raw, cut = read_head(response, limit)
+    raw, cut = read_head(response, limit, deadline)
     body = _body(raw, response.headers.get("content-type", ""))
     headers = response.headers
     info = ResponseInfo(

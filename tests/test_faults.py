@@ -543,12 +543,6 @@ def test_a_2xx_with_a_garbage_body_is_success_logged_as_unusable_without_the_sec
     assert secret not in seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in rotator/composio.py + composio_parse.read_head (not ours to edit): httpx's "
-    "timeout is per socket read, so a body dripped faster than ROTATOR_COMPOSIO_TIMEOUT holds "
-    "the call (and the worker thread and the auth config's lock) for as long as the server likes",
-)
 @pytest.mark.timeout(30)
 def test_a_dripping_body_cannot_hold_a_rotation_past_the_composio_timeout(
     stack_env: dict[str, str], emu: Emulator, log_stream: io.StringIO
