@@ -110,7 +110,7 @@ def health() -> None:
     try:
         with _open() as rt:
             rt.state.ping()
-            rt.vault.check()
+            rt.vault.reachable()
     except RotatorError as exc:
         click.echo(f"unhealthy: {type(exc).__name__}: {scrub(str(exc))}")
         sys.exit(1)

@@ -208,7 +208,25 @@ class VaultClient:
             "token_policies": list(token.get("policies") or []),
         }
 
+    def reachable(self) -> dict[str, object]:
+        """Unauthenticated ``sys/health``: up, initialized and unsealed? (No login: health probes
+        must not mint a token each time.)"""
+        try:
+            health = self._client.adapter.get(
+                "/v1/sys/health",
+                params={"standbyok": "true", "sealedcode": 200, "uninitcode": 200},
+            )
+        except _FAILURES as exc:
+            raise self._fail(exc, "health", "sys/health") from exc
+        health = as_dict(health, "sys/health")
+        if health.get("sealed") or not health.get("initialized"):
+            state = "sealed" if health.get("sealed") else "not initialized"
+            raise VaultUnavailable(f"Vault at {self._s.vault_addr} is {state}", status=503)
+        return {"addr": self._s.vault_addr, "version": health.get("version")}
+
     def close(self) -> None:
+        """Revoke a token this client logged in for, then close the connections."""
+        self._auth.revoke()
         self._client.adapter.close()
 
     def __enter__(self) -> Self:
@@ -234,7 +252,8 @@ class VaultClient:
                 raise self._auth.denied(op, where) from exc
         except _FAILURES as exc:
             raise self._fail(exc, op, where) from exc
-        self._auth.relogin(token)
+        if not self._auth.relogin(token):
+            raise self._auth.denied(op, where)
         try:
             return fn()
         except DENIED as exc:

@@ -8,6 +8,7 @@ when Vault says the token is no longer good. Log events carry the method and the
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -169,19 +170,39 @@ class TokenKeeper:
             if action == "renew":
                 self._renew(lease)
             elif action == "login":
+                self._revoke_quietly()
                 self._login("vault.relogin", reason="ttl")
 
-    def relogin(self, stale_token: str) -> None:
-        """After a 403: log in again, unless another thread already replaced ``stale_token``."""
+    def relogin(self, stale_token: str) -> bool:
+        """After a 403: log in again if the token itself is dead (expired, revoked); say whether
+        a retry can help. A live token that lacks a grant is a policy problem: logging in again
+        would only mint tokens (one per call) without fixing anything."""
         with self._lock:
-            if self._client.token == stale_token:
+            if self._client.token != stale_token:
+                return True  # another thread logged in meanwhile
+            try:
+                self.lookup_self()
+            except VaultAccessDenied:
                 self._login("vault.relogin", reason="denied")
+                return True
+            except RotatorError:
+                return False
+            return False
+
+    def revoke(self) -> None:
+        """Revoke a token this process logged in for (best effort), so none is left behind."""
+        with self._lock:
+            if not self.can_login or not self._client.token:
+                return
+            self._revoke_quietly()
+            self._client.token = ""
+            self._lease = None
 
     def denied(self, op: str, where: str) -> VaultAccessDenied:
         """The error for a 403 that logging in again cannot (token) or did not (others) fix."""
         if self.can_login:
             role = f"the {self.method} role's"
-            why, fix = f"{role} policies do not allow it, even after a fresh login", role
+            why, fix = f"{role} policies do not allow it", role
         else:
             try:
                 self.lookup_self()
@@ -206,6 +227,11 @@ class TokenKeeper:
         except (hvac_exc.VaultError, requests.RequestException) as exc:
             raise self._fail(exc, "lookup-self", "auth/token/lookup-self") from exc
         return as_dict(as_dict(body, "auth/token/lookup-self").get("data"), "lookup-self data")
+
+    def _revoke_quietly(self) -> None:
+        """The token about to be replaced is still valid: revoke it rather than orphan it."""
+        with contextlib.suppress(hvac_exc.VaultError, requests.RequestException):
+            self._client.auth.token.revoke_self()
 
     def _login(self, event: str, reason: str | None = None) -> None:
         if self.method == "token":

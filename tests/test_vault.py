@@ -278,13 +278,15 @@ def test_approle_login_reads_and_hands_its_token_to_on_secret(
     with capture_logs() as logs, VaultClient(settings, on_secret=seen.append) as client:
         assert client.read_secret(MOUNT, f"{prefix}/ac_app").data == {"api_key": "k"}
         assert client.list_secrets(MOUNT, prefix) == [f"{prefix}/ac_app"]
+        logins = [v for v in seen if v.startswith("s.")]
+        assert len(logins) == 1
+        looked_up = root.auth.token.lookup(logins[0])["data"]
+        assert looked_up["meta"]["role_name"] == "rotator"
     assert [e["event"] for e in logs] == ["vault.login"]
     assert logs[0]["method"] == "approle" and logs[0]["ttl"] == 5
-    logins = [v for v in seen if v.startswith("s.")]
-    assert len(logins) == 1
-    looked_up = root.auth.token.lookup(logins[0])["data"]
-    assert looked_up["meta"]["role_name"] == "rotator"
     assert not any(logins[0] in str(v) for e in logs for v in e.values())
+    with pytest.raises(hvac.exceptions.Forbidden):  # closing the client revoked its token
+        root.auth.token.lookup(logins[0])
 
 
 def test_token_is_renewed_once_a_third_of_its_ttl_is_left(
@@ -348,7 +350,8 @@ def test_revoked_approle_token_logs_in_again_once_across_threads(
 def test_approle_denied_after_a_fresh_login_is_access_denied(
     make_approle: Callable[..., dict[str, str]], root: Any
 ) -> None:
-    """A path outside the role's policy is VaultAccessDenied after exactly one re-login."""
+    """A path outside the role's policy is VaultAccessDenied; the token is alive, so no new
+    login is made (a re-login per call would only mint tokens)."""
     root.secrets.kv.v2.create_or_update_secret(
         path="elsewhere/x", secret={"k": "v"}, mount_point=MOUNT
     )
@@ -357,12 +360,12 @@ def test_approle_denied_after_a_fresh_login_is_access_denied(
         VaultClient(load_settings(make_approle())) as client,
         pytest.raises(
             VaultAccessDenied,
-            match="approle role's policies do not allow it, even after a fresh login",
+            match="approle role's policies do not allow it",
         ) as err,
     ):
         client.read_secret(MOUNT, "elsewhere/x")
     assert err.value.suggested_fix and "secret/elsewhere/x" in err.value.suggested_fix
-    assert [e["event"] for e in logs] == ["vault.login", "vault.relogin"]
+    assert [e["event"] for e in logs] == ["vault.login"]
 
 
 def test_approle_with_a_wrong_secret_id_says_the_login_failed(
