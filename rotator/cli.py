@@ -210,6 +210,10 @@ def demo(inline: bool) -> None:
 
 register(cli)
 
+from rotator.bench import bench as _bench  # noqa: E402
+
+cli.add_command(_bench)
+
 
 def main() -> None:
     cli()

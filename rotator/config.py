@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from rotator.errors import ConfigError
 from rotator.models import RetryAction, Secret
 
-__all__ = ["Settings", "VaultAuth", "load_fingerprint_key", "load_settings"]
+__all__ = ["Settings", "VaultAuth", "load_fingerprint_key", "load_settings", "longest_rotation"]
 
 VaultAuth = Literal["token", "approle", "kubernetes"]
 
@@ -52,7 +52,7 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     fingerprint_key: Secret | None = field(default=None, repr=False)
     fingerprint_key_file: str | None = None
-    lock_ttl: float = 120.0
+    lock_ttl: float = 300.0
     retry_in_call_attempts: int = 3
     retry_in_call_max_wait: float = 5.0
     retry_base_delay: float = 0.5
@@ -210,7 +210,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=env.get("ROTATOR_REDIS_URL") or "redis://127.0.0.1:6379/0",
         fingerprint_key=_secret(env, "ROTATOR_FINGERPRINT_KEY"),
         fingerprint_key_file=env.get("ROTATOR_FINGERPRINT_KEY_FILE") or None,
-        lock_ttl=_f(env, "ROTATOR_LOCK_TTL", 120.0, problems),
+        lock_ttl=_f(env, "ROTATOR_LOCK_TTL", 300.0, problems),
         retry_in_call_attempts=_i(env, "ROTATOR_RETRY_IN_CALL_ATTEMPTS", 3, problems),
         retry_in_call_max_wait=_f(env, "ROTATOR_RETRY_IN_CALL_MAX_WAIT", 5.0, problems),
         retry_base_delay=_f(env, "ROTATOR_RETRY_BASE_DELAY", 0.5, problems),
@@ -249,6 +249,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if problems:
         raise ConfigError(problems)
     return s
+
+
+def longest_rotation(s: Settings) -> float:
+    """The longest one rotation can take with these timeouts: Vault reads, then every attempt's
+    rate-limit wait, connect, exchange and backoff. The lock TTL should cover it."""
+    per_attempt = s.composio_connect_timeout + s.composio_timeout + 2 * s.retry_in_call_max_wait
+    return s.retry_in_call_attempts * per_attempt + 3 * s.vault_timeout
 
 
 def load_fingerprint_key(settings: Settings) -> bytes:

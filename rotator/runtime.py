@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import structlog
+
 from rotator.catalog import Catalog
 from rotator.composio import ComposioClient
-from rotator.config import Settings, load_fingerprint_key
+from rotator.config import Settings, load_fingerprint_key, longest_rotation
 from rotator.errors import RotatorError
 from rotator.logs import SECRETS, scrub
 from rotator.models import Secret
@@ -89,6 +91,15 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     """Everything the CLI and the worker need, built from validated settings."""
+    longest = longest_rotation(settings)
+    if settings.lock_ttl < longest:
+        structlog.get_logger("rotator.config").warning(
+            "config.lock_ttl_short",
+            lock_ttl=settings.lock_ttl,
+            longest_rotation_s=longest,
+            hint="raise ROTATOR_LOCK_TTL or lower the timeouts: a lock that expires during a "
+            "slow rotation lets another worker rotate the same auth config at the same time",
+        )
     for secret in (settings.vault_token, settings.vault_secret_id, settings.composio_api_key):
         if secret is not None:
             SECRETS.register(secret.reveal())

@@ -19,7 +19,7 @@ from rotator.errors import PermanentError, StateUnavailable, TransientError
 from rotator.logs import SECRETS, scrub
 from rotator.models import AppliedState, Binding, Outcome, Payload, Plan, Secret, SecretVersion
 from rotator.plan import decide, extract_payload, fingerprint
-from rotator.state import LastError, StateStore
+from rotator.state import HeldLock, LastError, StateStore
 
 __all__ = ["ComposioPort", "RotationService", "VaultPort"]
 
@@ -112,14 +112,13 @@ class RotationService:
         except TransientError as exc:
             return self._transient(b.auth_config_id, b, None, exc, started)
         try:
-            return self._rotate(b, force=force, version=version, started=started)
+            return self._rotate(b, lock, force=force, version=version, started=started)
         finally:
-            try:
-                lock.release()
-            except Exception as exc:  # lock expired: the PATCH is done and idempotent anyway
-                log.warning("rotation.lock_lost", error=type(exc).__name__)
+            _best_effort(lock.release)  # an expired lock is simply gone
 
-    def _rotate(self, b: Binding, *, force: bool, version: int | None, started: float) -> Outcome:
+    def _rotate(
+        self, b: Binding, lock: HeldLock, *, force: bool, version: int | None, started: float
+    ) -> Outcome:
         secret: SecretVersion | None = None
         try:
             secret = self.vault.read_secret(b.mount, b.path, version=version)
@@ -136,6 +135,7 @@ class RotationService:
             )
             if plan.action == "skip":
                 return self._skipped(b, plan, started)
+            lock.renew()  # the PATCH phase gets the lock's full TTL, whatever Vault took
             result = self.composio.update_auth_config(b.auth_config_id, payload)
         except TransientError as exc:
             return self._transient(b.auth_config_id, b, secret, exc, started)
@@ -199,20 +199,7 @@ class RotationService:
         exc: TransientError,
         started: float,
     ) -> Outcome:
-        outcome = Outcome(
-            auth_config_id=nanoid,
-            result="retry_later",
-            reason=type(exc).__name__,
-            vault_path=b.vault_path if b else None,
-            vault_version=secret.version if secret else None,
-            attempts=getattr(exc, "attempts", 0),
-            http_status=exc.status,
-            error_slug=exc.slug,
-            request_id=exc.request_id,
-            retry_after=exc.retry_after,
-            duration_ms=_ms(started),
-            error=scrub(str(exc))[:500],
-        )
+        outcome = _error_outcome(nanoid, b, secret, exc, started)
         self._record_error(outcome, "transient")
         log.warning("rotation.retrying", **_fields(outcome))
         return outcome
@@ -225,20 +212,7 @@ class RotationService:
         exc: PermanentError,
         started: float,
     ) -> Outcome:
-        outcome = Outcome(
-            auth_config_id=nanoid,
-            result="failed",
-            reason=type(exc).__name__,
-            vault_path=b.vault_path if b else None,
-            vault_version=secret.version if secret else None,
-            attempts=getattr(exc, "attempts", 0),
-            http_status=exc.status,
-            error_slug=exc.slug,
-            request_id=exc.request_id,
-            duration_ms=_ms(started),
-            error=scrub(str(exc))[:500],
-            suggested_fix=scrub(exc.suggested_fix)[:300] if exc.suggested_fix else None,
-        )
+        outcome = _error_outcome(nanoid, b, secret, exc, started)
         self._record_error(outcome, "permanent")
         _best_effort(lambda: self.state.dead_letter({**_audit(outcome), "at": self._clock()}))
         log.error("rotation.failed", **_fields(outcome))
@@ -264,6 +238,33 @@ def _best_effort(write: Callable[[], object]) -> None:
         write()
     except StateUnavailable as exc:
         log.warning("state.write_failed", error=str(exc))
+
+
+def _error_outcome(
+    nanoid: str,
+    b: Binding | None,
+    secret: SecretVersion | None,
+    exc: TransientError | PermanentError,
+    started: float,
+) -> Outcome:
+    """The outcome of a failed attempt: retry_later (transient) or failed (permanent)."""
+    transient = isinstance(exc, TransientError)
+    fix = exc.suggested_fix if isinstance(exc, PermanentError) else None
+    return Outcome(
+        auth_config_id=nanoid,
+        result="retry_later" if transient else "failed",
+        reason=type(exc).__name__,
+        vault_path=b.vault_path if b else None,
+        vault_version=secret.version if secret else None,
+        attempts=getattr(exc, "attempts", 0),
+        http_status=exc.status,
+        error_slug=exc.slug,
+        request_id=exc.request_id,
+        retry_after=exc.retry_after if isinstance(exc, TransientError) else None,
+        duration_ms=_ms(started),
+        error=scrub(str(exc))[:500],
+        suggested_fix=scrub(fix)[:300] if fix else None,
+    )
 
 
 def _ms(started: float) -> float:

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar, cast
 
 import redis
+from redis.exceptions import LockError
 from redis.lock import Lock
 
 from rotator.errors import LockBusy, StateUnavailable
 from rotator.models import AppliedState
 
-__all__ = ["Brief", "Keys", "LastError", "StateStore"]
+__all__ = ["Brief", "HeldLock", "Keys", "LastError", "StateStore"]
 
 STREAM_MAXLEN = 100_000
 
@@ -104,6 +105,32 @@ def _translated(fn: Callable[P, R]) -> Callable[P, R]:
             raise StateUnavailable(f"Redis state store: {type(exc).__name__}") from exc
 
     return wrapper
+
+
+class HeldLock:
+    """A lock this process holds; its errors are translated like every Redis error."""
+
+    def __init__(self, lock: Lock, nanoid: str) -> None:
+        self._lock = lock
+        self._nanoid = nanoid
+
+    def renew(self) -> None:
+        """Reset the TTL to its full length; ``LockBusy`` if the lock expired and was taken."""
+        try:
+            self._lock.reacquire()
+        except LockError as exc:
+            raise LockBusy(f"{self._nanoid}: the lock expired before the PATCH") from exc
+        except redis.RedisError as exc:
+            raise StateUnavailable(f"Redis state store: {type(exc).__name__}") from exc
+
+    def release(self) -> None:
+        """Release if still ours (a lock that expired is simply gone)."""
+        try:
+            self._lock.release()
+        except LockError:
+            return
+        except redis.RedisError as exc:
+            raise StateUnavailable(f"Redis state store: {type(exc).__name__}") from exc
 
 
 class StateStore:
@@ -232,14 +259,14 @@ class StateStore:
 
     # locks
     @_translated
-    def lock(self, nanoid: str, *, ttl: float, wait: float = 0.0) -> Lock:
+    def lock(self, nanoid: str, *, ttl: float, wait: float = 0.0) -> HeldLock:
         """Acquire the per-auth-config lock (random token, TTL, Lua-checked release) or raise."""
         lock: Lock = self.redis.lock(
             Keys.lock(nanoid), timeout=ttl, blocking=wait > 0, blocking_timeout=wait or None
         )
         if not lock.acquire():
             raise LockBusy(f"{nanoid}: another rotation holds the lock", retry_after=min(ttl, 5.0))
-        return lock
+        return HeldLock(lock, nanoid)
 
     # operator switches and sweep bookkeeping
     @_translated

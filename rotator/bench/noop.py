@@ -1,0 +1,79 @@
+"""No-op sweep: every auth config already in step; how close is the sweep to bare reads?
+
+rotator: ``rotator.sweep.sweep`` in this process (recursive LIST, a metadata read per auth
+config, the Redis briefs, the decisions; nothing queued). Baseline: the KV v2 metadata reads of
+the same paths, through the same client with the same number of threads, nothing else. Runs
+alternate; medians are compared.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from rotator.bench.memory import DB, mark_applied
+from rotator.bench.options import Context
+from rotator.bench.report import Row, verdict
+from rotator.bench.seed import MOUNT
+from rotator.bench.workers import BenchError
+
+__all__ = ["TARGET", "measure_noop_sweep"]
+
+TARGET = 1.2
+
+
+def measure_noop_sweep(ctx: Context) -> Row:
+    from rotator.runtime import build_runtime
+    from rotator.sweep import sweep
+
+    o, f = ctx.options, ctx.fleets["sweep"]
+    n = len(f.nanoids)
+    r = ctx.redis(DB)
+    try:
+        mark_applied(r, f, ctx.versions["sweep"])
+    finally:
+        r.close()
+    rt = build_runtime(ctx.stack.settings(prefix=f.prefix, db=DB, ROTATOR_RATE_LIMIT="0"))
+    paths = [p for _, p in f.items()]
+    queued: list[str] = []
+
+    def bare() -> float:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=o.concurrency) as pool:
+            versions = list(pool.map(lambda p: rt.vault.current_version(MOUNT, p), paths))
+        if len(versions) != n:
+            raise BenchError("bare metadata reads: some paths were not read")
+        return time.perf_counter() - started
+
+    def ours() -> float:
+        started = time.perf_counter()
+        summary = sweep(
+            rt, lambda i, force: queued.append(i), queue_ttl=3600, threads=o.concurrency
+        )
+        seconds = time.perf_counter() - started
+        if summary.checked != n or summary.queued or summary.errors or queued:
+            raise BenchError(f"the sweep was not a no-op over {n} auth configs: {summary}")
+        return seconds
+
+    try:
+        bare()  # warm the connection pool once, for both
+        times = [(bare(), ours()) for _ in range(o.reps)]
+    finally:
+        rt.close()
+    b = statistics.median(t[0] for t in times)
+    s = statistics.median(t[1] for t in times)
+    ctx.note(
+        "no-op sweep runs (s): rotator "
+        + ", ".join(f"{t[1]:.2f}" for t in times)
+        + "; bare "
+        + ", ".join(f"{t[0]:.2f}" for t in times)
+    )
+    return Row(
+        f"no-op sweep, {n:,} configs in step ({o.concurrency} threads, in-process)",
+        f"{s:.2f} s ({n / s:,.0f}/s)",
+        f"{b:.2f} s ({n / b:,.0f}/s) bare metadata reads",
+        f"{s / b:.2f}x (target <= {TARGET}x)",
+        verdict(s / b <= TARGET),
+        {"rotator_s": s, "baseline_s": b, "ratio": s / b},
+    )

@@ -1,0 +1,91 @@
+"""Full rotation: every auth config got a new Vault version; time until all are pushed.
+
+rotator: ``rotator.rotate`` queued for each auth config (``send_task``, as another service or
+``rotator rotate --all`` would), N worker subprocesses; the clock runs from the first send to
+the last success recorded in Redis (the audit stream's entry ID is the Redis server's time in
+milliseconds). Baseline: the same reads and PATCHes with as many processes and threads, no Celery,
+no Redis (``rotator.bench.bare``). Runs alternate, each pushing a fresh version.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from rotator.bench.bare import run_bare_rotation
+from rotator.bench.options import Context
+from rotator.bench.report import Row, verdict
+from rotator.bench.seed import Fleet, write_versions
+from rotator.bench.workers import BenchError, Services, applied_count, vm_kib, wait_for
+
+__all__ = ["TARGET", "measure_rotation", "rotate_all"]
+
+TARGET = 1.3
+DB = 0
+
+
+def _stream_ms(entry_id: str) -> float:
+    return int(entry_id.split("-", 1)[0]) / 1000
+
+
+def rotate_all(svc: Services, r: Any, f: Fleet, version: int, timeout: float) -> tuple[float, int]:
+    """Queue one rotation per auth config; (seconds to the last success, non-successes)."""
+    from rotator.app import ROTATE_TASK
+    from rotator.state import Keys
+
+    n = len(f.nanoids)
+    r.delete(Keys.audit)
+    started = time.time()
+    svc.send(ROTATE_TASK, (([i], {"force": False, "version": None}) for i in f.nanoids))
+
+    def done() -> bool:
+        svc.check_alive()
+        return bool(r.xlen(Keys.audit) >= n) and applied_count(r, f.nanoids, version) == n
+
+    wait_for(f"{n} rotations to be recorded at version {version}", done, timeout, step=0.02)
+    entries = r.xrange(Keys.audit)
+    ends = [_stream_ms(i) for i, e in entries if e.get("outcome") == "succeeded"]
+    others = sum(1 for _, e in entries if e.get("outcome") != "succeeded")
+    return max(ends) - started, others
+
+
+def measure_rotation(ctx: Context) -> Row:
+    o, f = ctx.options, ctx.fleets["rotation"]
+    n = len(f.nanoids)
+    env = ctx.stack.env(prefix=f.prefix, db=DB, ROTATOR_RATE_LIMIT="0")
+    r = ctx.redis(DB)
+    ours: list[float] = []
+    bare: list[float] = []
+    others = 0
+    timeout = 120 + n * 0.2
+    with Services(env, ctx.logdir, "rotation") as svc:
+        svc.start(o.workers, o.concurrency)
+        for _ in range(o.reps):
+            result = run_bare_rotation(
+                env, f.items(), o.workers, o.concurrency, ctx.logdir / "bare.log"
+            )
+            if result.ok != n:
+                raise BenchError(f"bare loop: {result.failed} of {n} pushes failed")
+            bare.append(result.seconds)
+            write_versions(ctx.stack.vault, f.nanoids, f, o.threads)
+            ctx.versions["rotation"] += 1
+            seconds, failed = rotate_all(svc, r, f, ctx.versions["rotation"], timeout)
+            ours.append(seconds)
+            others += failed
+        hwm = [vm_kib(pid) * 1024 / 1e6 for pid in svc.worker_pids]
+    r.close()
+    t, b = statistics.median(ours), statistics.median(bare)
+    ctx.note(
+        f"full rotation runs (s): rotator {', '.join(f'{x:.2f}' for x in ours)}; "
+        f"bare {', '.join(f'{x:.2f}' for x in bare)}; non-success audit events {others}; "
+        f"workers' VmHWM after {o.reps * n:,} rotations: {', '.join(f'{m:.0f}' for m in hwm)} MB"
+    )
+    return Row(
+        f"full rotation, {n:,} configs ({o.workers} workers x {o.concurrency} threads)",
+        f"{t:.2f} s ({n / t:,.0f}/s)",
+        f"{b:.2f} s ({n / b:,.0f}/s) bare loop",
+        f"{t / b:.2f}x (target <= {TARGET}x)",
+        verdict(t / b <= TARGET),
+        {"rotator_s": t, "baseline_s": b, "ratio": t / b},
+    )
