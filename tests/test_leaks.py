@@ -6,32 +6,9 @@ import io
 import json
 import secrets
 
-import redis
-
 from rotator.emulator import Fault
+from tests.faults_support import dump_redis
 from tests.helpers import COMPOSIO_KEY, Stack
-
-
-def _dump_redis(url: str) -> str:
-    """Every key and every value in the Redis server, as one text."""
-    parts: list[str] = []
-    with redis.Redis.from_url(url, decode_responses=False) as r:
-        for key in r.scan_iter(count=1000):
-            parts.append(repr(key))
-            kind = r.type(key)
-            if kind == b"string":
-                parts.append(repr(r.get(key)))
-            elif kind == b"hash":
-                parts.append(repr(r.hgetall(key)))
-            elif kind == b"set":
-                parts.append(repr(r.smembers(key)))
-            elif kind == b"list":
-                parts.append(repr(r.lrange(key, 0, -1)))
-            elif kind == b"zset":
-                parts.append(repr(r.zrange(key, 0, -1, withscores=True)))
-            elif kind == b"stream":
-                parts.append(repr(r.xrange(key)))
-    return "\n".join(parts)
 
 
 def test_secret_values_never_escape(stack: Stack, log_stream: io.StringIO, redis_url: str) -> None:
@@ -65,7 +42,7 @@ def test_secret_values_never_escape(stack: Stack, log_stream: io.StringIO, redis
     captured = "\n".join(
         [
             log_stream.getvalue(),
-            _dump_redis(redis_url),
+            dump_redis(redis_url),
             *map(repr, outcomes),
             *(str(o.error) for o in outcomes),
         ]
