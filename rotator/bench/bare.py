@@ -27,6 +27,7 @@ class BareResult:
     seconds: float
     ok: int
     failed: int
+    cpu: float  # CPU seconds the bare processes used while pushing
 
 
 def clients(env: dict[str, str]) -> tuple[Any, Any, str]:
@@ -72,11 +73,11 @@ def _child() -> None:
         list(pool.map(lambda _: barrier.wait(), range(threads)))
         print("ready", file=out, flush=True)
         sys.stdin.readline()
-        started = time.time()
+        started, cpu = time.time(), time.process_time()
         results = list(pool.map(one, items))
-        ended = time.time()
+        ended, cpu = time.time(), time.process_time() - cpu
     ok = sum(results)
-    result = {"start": started, "end": ended, "ok": ok, "failed": len(results) - ok}
+    result = {"start": started, "end": ended, "ok": ok, "failed": len(results) - ok, "cpu": cpu}
     print(json.dumps(result), file=out, flush=True)
 
 
@@ -131,6 +132,7 @@ def run_bare_rotation(
         seconds=max(r["end"] for r in results) - min(r["start"] for r in results),
         ok=sum(r["ok"] for r in results),
         failed=sum(r["failed"] for r in results),
+        cpu=sum(r["cpu"] for r in results),
     )
 
 

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
+
 __all__ = ["Row", "error_row", "machine_info", "print_report", "write_json"]
 
 OK, MISS, ERROR = "ok", "MISS", "ERROR"
@@ -87,9 +89,9 @@ def print_report(rows: list[Row], machine: dict[str, str], notes: list[str]) -> 
     for row in rows:
         table.add_row(row.measure, row.rotator, row.baseline, row.ratio, row.verdict)
     console.print(table)
-    console.print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()), markup=False)
+    click.echo("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))  # unwrapped
     for note in notes:
-        console.print(f"- {note}", markup=False)
+        click.echo(f"- {note}")
 
 
 def write_json(path: str, rows: list[Row], machine: dict[str, str], notes: list[str]) -> None:

@@ -17,7 +17,14 @@ from rotator.bench.bare import run_bare_rotation
 from rotator.bench.options import Context
 from rotator.bench.report import Row, verdict
 from rotator.bench.seed import Fleet, write_versions
-from rotator.bench.workers import BenchError, Services, applied_count, vm_kib, wait_for
+from rotator.bench.workers import (
+    BenchError,
+    Services,
+    applied_count,
+    cpu_seconds,
+    vm_kib,
+    wait_for,
+)
 
 __all__ = ["TARGET", "measure_rotation", "rotate_all"]
 
@@ -50,6 +57,34 @@ def rotate_all(svc: Services, r: Any, f: Fleet, version: int, timeout: float) ->
     return max(ends) - started, others
 
 
+class CpuMeter:
+    """CPU seconds used by each process of the stack, summed over the runs measured."""
+
+    def __init__(self, ctx: Context, svc: Services) -> None:
+        self._ctx, self._svc = ctx, svc
+        self.ours: dict[str, float] = {}
+        self.bare: dict[str, float] = {}
+
+    def snapshot(self) -> dict[str, float]:
+        s = self._ctx.stack
+        return {
+            "workers": sum(cpu_seconds(pid) for pid in self._svc.worker_pids),
+            "OpenBao": cpu_seconds(s.bao.pid),
+            "Redis": cpu_seconds(s.redis.pid),
+            "emulator": cpu_seconds(s.emulator.pid),
+            "bench process": time.process_time(),
+        }
+
+    def add(self, into: dict[str, float], before: dict[str, float]) -> None:
+        for name, value in self.snapshot().items():
+            into[name] = into.get(name, 0.0) + value - before[name]
+
+    @staticmethod
+    def per_op(used: dict[str, float], ops: int) -> str:
+        parts = [f"{k} {v / ops * 1000:.2f}" for k, v in used.items()]
+        return f"{sum(used.values()) / ops * 1000:.2f} ms ({', '.join(parts)})"
+
+
 def measure_rotation(ctx: Context) -> Row:
     o, f = ctx.options, ctx.fleets["rotation"]
     n = len(f.nanoids)
@@ -61,16 +96,22 @@ def measure_rotation(ctx: Context) -> Row:
     timeout = 120 + n * 0.2
     with Services(env, ctx.logdir, "rotation") as svc:
         svc.start(o.workers, o.concurrency)
+        cpu = CpuMeter(ctx, svc)
         for _ in range(o.reps):
+            before = cpu.snapshot()
             result = run_bare_rotation(
                 env, f.items(), o.workers, o.concurrency, ctx.logdir / "bare.log"
             )
+            cpu.add(cpu.bare, before)
+            cpu.bare["bare processes"] = cpu.bare.get("bare processes", 0.0) + result.cpu
             if result.ok != n:
                 raise BenchError(f"bare loop: {result.failed} of {n} pushes failed")
             bare.append(result.seconds)
             write_versions(ctx.stack.vault, f.nanoids, f, o.threads)
             ctx.versions["rotation"] += 1
+            before = cpu.snapshot()
             seconds, failed = rotate_all(svc, r, f, ctx.versions["rotation"], timeout)
+            cpu.add(cpu.ours, before)
             ours.append(seconds)
             others += failed
         hwm = [vm_kib(pid) * 1024 / 1e6 for pid in svc.worker_pids]
@@ -80,6 +121,10 @@ def measure_rotation(ctx: Context) -> Row:
         f"full rotation runs (s): rotator {', '.join(f'{x:.2f}' for x in ours)}; "
         f"bare {', '.join(f'{x:.2f}' for x in bare)}; non-success audit events {others}; "
         f"workers' VmHWM after {o.reps * n:,} rotations: {', '.join(f'{m:.0f}' for m in hwm)} MB"
+    )
+    ctx.note(
+        f"CPU per rotation, all processes: rotator {cpu.per_op(cpu.ours, o.reps * n)}; "
+        f"bare loop {cpu.per_op(cpu.bare, o.reps * n)}"
     )
     return Row(
         f"full rotation, {n:,} configs ({o.workers} workers x {o.concurrency} threads)",

@@ -22,6 +22,7 @@ __all__ = [
     "BenchError",
     "Services",
     "applied_count",
+    "cpu_seconds",
     "sender_app",
     "vm_kib",
     "wait_for",
@@ -47,6 +48,14 @@ def vm_kib(pid: int, field: str = "VmHWM") -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
     raise BenchError(f"/proc/{pid}/status has no {field}")
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used so far, from /proc/<pid>/stat."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sender_app(env: dict[str, str]) -> Any:

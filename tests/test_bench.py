@@ -1,0 +1,52 @@
+"""``rotator bench --quick`` end to end: its own stack, every row, a number in every figure.
+
+Not a timed test: nothing here asserts on speed, only that each measure ran and was reported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+ROWS = (
+    "full rotation",
+    "no-op sweep",
+    "detection latency p50",
+    "detection latency p95",
+    "rate-limit compliance",
+    "429 answers",
+    "peak worker RSS",
+)
+NUMBER = re.compile(r"\d+(\.\d+)?")
+
+
+def test_bench_quick_prints_every_row_with_numbers() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "rotator", "bench", "--quick"],
+        env={k: v for k, v in os.environ.items() if not k.startswith(("ROTATOR_", "VAULT_"))},
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cells = [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in proc.stdout.splitlines()
+        if line.startswith("|")
+    ]
+    assert cells[0] == ["measure", "rotator", "baseline", "ratio/target", "verdict"]
+    rows = {row[0]: row for row in cells[1:]}
+    for name in ROWS:
+        found = [row for measure, row in rows.items() if measure.startswith(name)]
+        assert len(found) == 1, f"no single row for {name!r} in:\n{proc.stdout}"
+        _, ours, baseline, ratio, verdict = found[0]
+        assert NUMBER.search(ours), found[0]
+        assert NUMBER.search(baseline), found[0]
+        assert NUMBER.search(ratio), found[0]
+        assert verdict in ("ok", "MISS", "-"), found[0]
+    assert "machine: nproc " in proc.stdout
+    assert re.search(r"redis \d", proc.stdout)
+    assert re.search(r"openbao v\d", proc.stdout)
