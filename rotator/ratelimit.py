@@ -116,6 +116,7 @@ def adaptation(
     low_factor: float = 0.5,
     throttled_factor: float = 0.25,
     default_window: float = 60.0,
+    own_rate: float | None = None,
 ) -> Adaptation | None:
     """What one Composio answer says about the organisation's budget; None: nothing to change."""
     window = info.rate_window if info.rate_window and info.rate_window > 0 else default_window
@@ -123,9 +124,14 @@ def adaptation(
         hold = min(max(info.retry_after or 0.0, 0.0), window)
         return Adaptation(throttled_factor, window, hold, "429")
     limit, remaining = info.rate_limit, info.rate_remaining
-    if limit and limit > 0 and remaining is not None and remaining < low_water * limit:
-        return Adaptation(low_factor, window, 0.0, f"remaining {remaining}/{limit}")
-    return None
+    if not (limit and limit > 0 and remaining is not None and remaining < low_water * limit):
+        return None
+    # Our own steady use leaves at least limit - own budget per window: when that is more than
+    # the low-water mark, a low Remaining means other clients share the budget -> slow down.
+    # Configured close to the limit, a low Remaining is our own doing: 429s remain the signal.
+    if own_rate is not None and own_rate * window > (1 - low_water) * limit:
+        return None
+    return Adaptation(low_factor, window, 0.0, f"remaining {remaining}/{limit}")
 
 
 class RateLimiter:
@@ -154,13 +160,17 @@ class RateLimiter:
             raise ValueError("factors must be in (0, 1] and low_water in [0, 1)")
         self.key = key
         self._client = client
-        self._interval = period / rate * _US
+        if burst > rate:
+            raise ValueError("burst must not exceed the rate per period")
+        # The burst counts inside the budget: at most ``rate`` grants in any ``period``.
+        self._interval = period / (rate - burst + 1) * _US
         self._tolerance = (burst - 1) * self._interval
         self._clock = clock
         self._tuning = {
             "low_water": low_water,
             "low_factor": low_factor,
             "throttled_factor": throttled_factor,
+            "own_rate": rate / period,
         }
         self._acquire = client.register_script(_ACQUIRE)
         self._observe = client.register_script(_OBSERVE)

@@ -67,7 +67,7 @@ def stack_env(vault_env: dict[str, str], redis_url: str, emu: Emulator) -> dict[
         "ROTATOR_FINGERPRINT_KEY": secrets.token_hex(16),
         "ROTATOR_RETRY_BASE_DELAY": "0.01",
         "ROTATOR_COMPOSIO_TIMEOUT": "5",
-        "ROTATOR_LOCK_TTL": "30",
+        "ROTATOR_LOCK_TTL": "90",
     }
 
 

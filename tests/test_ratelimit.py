@@ -62,16 +62,17 @@ def low(remaining: int, window: float = 1.0) -> ResponseInfo:
 
 
 def test_burst_then_one_request_per_interval(client: redis.Redis) -> None:
-    """Three go at once (burst 3), then one every 0.1 s; a refused call consumes nothing."""
+    """Three go at once (burst 3), then one every 1/8 s: the burst counts inside the budget of
+    10 per second (3 + 7 more in the rest of the second); a refused call consumes nothing."""
     clock = FakeClock()
     lim = limiter(client, burst=3, clock=clock)
-    assert [lim.acquire() for _ in range(5)] == pytest.approx([0, 0, 0, 0.1, 0.1])
-    clock.now += 0.05
-    assert lim.acquire() == pytest.approx(0.05)
-    clock.now += 0.05
-    assert [lim.acquire(), lim.acquire()] == pytest.approx([0, 0.1])
+    assert [lim.acquire() for _ in range(5)] == pytest.approx([0, 0, 0, 0.125, 0.125])
+    clock.now += 0.0625
+    assert lim.acquire() == pytest.approx(0.0625)
+    clock.now += 0.0625
+    assert [lim.acquire(), lim.acquire()] == pytest.approx([0, 0.125])
     clock.now += 10
-    assert [lim.acquire() for _ in range(4)] == pytest.approx([0, 0, 0, 0.1])
+    assert [lim.acquire() for _ in range(4)] == pytest.approx([0, 0, 0, 0.125])
 
 
 def test_redis_server_time_spaces_requests(client: redis.Redis) -> None:
@@ -328,3 +329,12 @@ def test_settings_and_runtime_wiring(stack_env: dict[str, str]) -> None:
     off = build_runtime(load_settings({**base, "ROTATOR_RATE_LIMIT": "0"}))
     off.close()
     assert off.limiter is None
+
+
+def test_low_remaining_from_our_own_use_is_not_a_reason_to_slow_down() -> None:
+    """Configured near the organisation's limit, a low Remaining is our own doing (429s stay the
+    signal); configured well below it, a low Remaining means others share the budget."""
+    info = ResponseInfo(status=200, rate_limit=100, rate_remaining=5, rate_window=10.0)
+    assert adaptation(info, own_rate=10.0) is None  # 100 per 10 s: all of it is ours
+    slowed = adaptation(info, own_rate=5.0)  # 50 per 10 s: someone else used the rest
+    assert slowed is not None and slowed.factor == 0.5
