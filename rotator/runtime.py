@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import structlog
@@ -12,7 +14,7 @@ from rotator.composio import ComposioClient
 from rotator.config import Settings, load_fingerprint_key, longest_rotation
 from rotator.errors import RotatorError
 from rotator.logs import SECRETS, scrub
-from rotator.models import Secret
+from rotator.models import Binding, Secret
 from rotator.ratelimit import RateLimiter
 from rotator.service import RotationService
 from rotator.state import StateStore
@@ -50,18 +52,34 @@ class Runtime:
     service: RotationService
     limiter: RateLimiter | None = None
 
+    def vault_versions(
+        self, bindings: Mapping[str, Binding], threads: int = 16
+    ) -> dict[str, int | str]:
+        """Each auth config's current Vault version (KV v2 metadata, ``threads`` at a time), or
+        the reason Vault could not tell."""
+
+        def one(item: tuple[str, Binding]) -> tuple[str, int | str]:
+            nanoid, b = item
+            try:
+                return nanoid, self.vault.current_version(b.mount, b.path)
+            except RotatorError as exc:
+                return nanoid, scrub(str(exc))
+
+        workers = max(1, min(threads, len(bindings) or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return dict(pool.map(one, bindings.items()))
+
     def status_rows(self) -> list[StatusRow]:
         """One status row per auth config: Vault's current version against the stored state."""
         rows = []
         everything_paused, paused_ids = self.state.paused()
         quarantine_after = self.settings.quarantine_after
-        for nanoid, b in self.catalog.view(fresh=True).bindings.items():
-            version: int | None = None
-            problem: str | None = None
-            try:
-                version = self.vault.current_version(b.mount, b.path)
-            except RotatorError as exc:
-                problem = scrub(str(exc))
+        bindings = self.catalog.view(fresh=True).bindings
+        versions = self.vault_versions(bindings)
+        for nanoid, b in bindings.items():
+            found = versions[nanoid]
+            version = found if isinstance(found, int) else None
+            problem = found if isinstance(found, str) else None
             err = self.state.get_last_error(nanoid)
             failures = self.state.consecutive_failures(nanoid)
             rows.append(

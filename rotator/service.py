@@ -15,11 +15,11 @@ from typing import Protocol
 import structlog
 
 from rotator.catalog import Catalog
-from rotator.errors import PermanentError, StateUnavailable, TransientError
+from rotator.errors import PermanentError, TransientError
 from rotator.logs import SECRETS, scrub
 from rotator.models import AppliedState, Binding, Outcome, Payload, Plan, Secret, SecretVersion
 from rotator.plan import decide, extract_payload, fingerprint
-from rotator.state import HeldLock, LastError, StateStore
+from rotator.state import HeldLock, LastError, StateStore, best_effort
 
 __all__ = ["ComposioPort", "RotationService", "VaultPort"]
 
@@ -114,7 +114,7 @@ class RotationService:
         try:
             return self._rotate(b, lock, force=force, version=version, started=started)
         finally:
-            _best_effort(lock.release)  # an expired lock is simply gone
+            best_effort(lock.release)  # an expired lock is simply gone
 
     def _rotate(
         self, b: Binding, lock: HeldLock, *, force: bool, version: int | None, started: float
@@ -159,7 +159,7 @@ class RotationService:
             request_id=result.request_id,
             duration_ms=_ms(started),
         )
-        _best_effort(
+        best_effort(
             lambda: self.state.record_success(b.auth_config_id, applied_now, audit=_audit(outcome))
         )
         log.info("rotation.succeeded", **_fields(outcome), fields=payload.field_names())
@@ -175,7 +175,7 @@ class RotationService:
             retry_after=None,
         )
         self._record_error(outcome, "exhausted")
-        _best_effort(lambda: self.state.dead_letter({**_audit(outcome), "at": self._clock()}))
+        best_effort(lambda: self.state.dead_letter({**_audit(outcome), "at": self._clock()}))
         log.error("rotation.failed", **_fields(outcome))
         return outcome
 
@@ -214,7 +214,7 @@ class RotationService:
     ) -> Outcome:
         outcome = _error_outcome(nanoid, b, secret, exc, started)
         self._record_error(outcome, "permanent")
-        _best_effort(lambda: self.state.dead_letter({**_audit(outcome), "at": self._clock()}))
+        best_effort(lambda: self.state.dead_letter({**_audit(outcome), "at": self._clock()}))
         log.error("rotation.failed", **_fields(outcome))
         return outcome
 
@@ -229,15 +229,7 @@ class RotationService:
             attempts=o.attempts,
             vault_version=o.vault_version,
         )
-        _best_effort(lambda: self.state.record_error(o.auth_config_id, err, audit=_audit(o)))
-
-
-def _best_effort(write: Callable[[], object]) -> None:
-    """A state write that fails costs at most a harmless re-push; log it, never mask the outcome."""
-    try:
-        write()
-    except StateUnavailable as exc:
-        log.warning("state.write_failed", error=str(exc))
+        best_effort(lambda: self.state.record_error(o.auth_config_id, err, audit=_audit(o)))
 
 
 def _error_outcome(

@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from typing import ParamSpec, TypeVar, cast
 
 import redis
+import structlog
 from redis.exceptions import LockError
 from redis.lock import Lock
 
 from rotator.errors import LockBusy, StateUnavailable
 from rotator.models import AppliedState
 
-__all__ = ["Brief", "HeldLock", "Keys", "LastError", "StateStore"]
+log = structlog.get_logger("rotator.state")
+
+__all__ = ["Brief", "HeldLock", "Keys", "LastError", "StateStore", "best_effort"]
 
 STREAM_MAXLEN = 100_000
 
@@ -105,6 +108,15 @@ def _translated(fn: Callable[P, R]) -> Callable[P, R]:
             raise StateUnavailable(f"Redis state store: {type(exc).__name__}") from exc
 
     return wrapper
+
+
+def best_effort(write: Callable[[], object]) -> None:
+    """A state write whose loss costs at most a harmless re-push (or a dedupe key that expires
+    on its own): log ``state.write_failed`` instead of failing the rotation or the task."""
+    try:
+        write()
+    except StateUnavailable as exc:
+        log.warning("state.write_failed", error=str(exc))
 
 
 class HeldLock:

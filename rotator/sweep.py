@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import structlog
@@ -35,18 +34,6 @@ class SweepSummary:
     duration_ms: float
 
 
-def _versions(rt: Runtime, items: list[tuple[str, str, str]], threads: int) -> dict[str, int | str]:
-    def one(item: tuple[str, str, str]) -> tuple[str, int | str]:
-        nanoid, mount, path = item
-        try:
-            return nanoid, rt.vault.current_version(mount, path)
-        except RotatorError as exc:
-            return nanoid, scrub(str(exc))
-
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(items) or 1))) as pool:
-        return dict(pool.map(one, items))
-
-
 def sweep(rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = 16) -> SweepSummary:
     """Check every auth config once and queue those that need a rotation."""
     started = time.perf_counter()
@@ -57,9 +44,7 @@ def sweep(rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = 16)
         log.warning("sweep.vault_error", error=scrub(str(exc)))
         return _completed(rt, started, checked=0, errors=1)
     ids = list(view.bindings)
-    versions = _versions(
-        rt, [(i, view.bindings[i].mount, view.bindings[i].path) for i in ids], threads
-    )
+    versions = rt.vault_versions(view.bindings, threads)
     briefs = rt.state.briefs(ids)
     everything_paused, paused_ids = rt.state.paused()
     counts = {"queued": 0, "skipped": 0, "already_queued": 0, "paused": 0, "quarantined": 0}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -22,6 +21,7 @@ from rotator.logs import scrub
 from rotator.models import Outcome
 from rotator.policy import RetryBudget, countdown
 from rotator.runtime import Runtime, build_runtime
+from rotator.state import best_effort
 from rotator.sweep import sweep as run_sweep
 
 __all__ = ["rotate", "runtime", "sweep"]
@@ -53,15 +53,6 @@ def _countdown(retry_after: float | None, retries: int) -> float:
     return max(1.0, min(max(grown, retry_after or 0.0), budget.max_delay))
 
 
-def _bookkeeping(write: Callable[[], object]) -> None:
-    """A dedupe-key write: it only spares a second queueing and expires on its own, so a Redis
-    blip here must not crash a task whose rotation is done (or about to be retried)."""
-    try:
-        write()
-    except StateUnavailable as exc:
-        log.warning("state.write_failed", error=str(exc))
-
-
 def _unknown_pause(nanoid: str, exc: StateUnavailable) -> Outcome:
     """Redis cannot say whether ``nanoid`` is paused: push nothing, come back later."""
     outcome = Outcome(
@@ -88,16 +79,16 @@ def rotate(
         outcome = _unknown_pause(auth_config_id, exc)
     else:
         if paused:
-            _bookkeeping(lambda: rt.state.release_queue(auth_config_id))
+            best_effort(lambda: rt.state.release_queue(auth_config_id))
             return {"auth_config_id": auth_config_id, "result": "skipped", "reason": "paused"}
         outcome = rt.service.rotate(auth_config_id, force=force, version=version)
     if outcome.result == "retry_later":
         if self.request.retries < settings().task_max_retries:
             countdown = _countdown(outcome.retry_after, self.request.retries)
-            _bookkeeping(lambda: rt.state.extend_queue(auth_config_id, ttl=queue_ttl() + countdown))
+            best_effort(lambda: rt.state.extend_queue(auth_config_id, ttl=queue_ttl() + countdown))
             raise self.retry(countdown=countdown)
         outcome = rt.service.give_up(outcome)
-    _bookkeeping(lambda: rt.state.release_queue(auth_config_id))
+    best_effort(lambda: rt.state.release_queue(auth_config_id))
     return asdict(outcome)
 
 

@@ -291,6 +291,13 @@ def wait_for(
         pytest.fail(f"timed out after {timeout:.0f}s waiting for: {what}\n{explain()}", False)
 
 
+def converged(stack: Stack, ids: list[str], procs: Procs) -> None:
+    """Wait until Composio holds Vault's values for every id, then until each is recorded."""
+    why = lambda: explain(stack, ids, procs)  # noqa: E731
+    wait_for("every auth config equal to Vault", lambda: not in_step(stack.emu, ids), 60, why)
+    wait_for("every success recorded", lambda: not recorded(stack, ids), 30, why)
+
+
 def explain(stack: Stack, ids: list[str], procs: Procs | None = None, tag: str = "v1") -> str:
     """What is still out of step, and why, for a failure message."""
     behind = in_step(stack.emu, ids, tag)

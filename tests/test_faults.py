@@ -32,6 +32,7 @@ from tests.faults_support import (
     audit_times,
     build_stack,
     celery_settings,
+    converged,
     dump_redis,
     events,
     explain,
@@ -158,18 +159,7 @@ def test_workers_sigkilled_three_times_lose_nothing_and_duplicates_are_bounded(
         wait_until(f"{at} PATCHes", patched(stack.emu, at), 30)
         procs.kill(alive.pop(0))
         alive.append(procs.worker(f"w{n}", KILL_CONCURRENCY))
-    wait_for(
-        "every auth config equal to Vault",
-        lambda: not in_step(stack.emu, ids),
-        60,
-        lambda: explain(stack, ids, procs),
-    )
-    wait_for(
-        "every success recorded",
-        lambda: not recorded(stack, ids),
-        30,
-        lambda: explain(stack, ids, procs),
-    )
+    converged(stack, ids, procs)
     counts = patch_counts(stack.emu)
     duplicates = sum(c - 1 for c in counts.values())
     bound = len(KILLS_AT) * KILL_CONCURRENCY
@@ -211,18 +201,7 @@ def test_redis_restarted_mid_run_with_aof_workers_reconnect_and_all_converge(
         "a worker noticed Redis is gone", lambda: "Connection" in procs.output()[before:], 30
     )
     aof_redis.start()
-    wait_for(
-        "every auth config equal to Vault",
-        lambda: not in_step(stack.emu, ids),
-        60,
-        lambda: explain(stack, ids, procs),
-    )
-    wait_for(
-        "every success recorded",
-        lambda: not recorded(stack, ids),
-        30,
-        lambda: explain(stack, ids, procs),
-    )
+    converged(stack, ids, procs)
     counts = patch_counts(stack.emu)
     print(f"redis restart: {sum(counts.values())} PATCHes for {len(ids)} configs")
     assert stack.rt.state.dead_letters() == []
@@ -304,18 +283,7 @@ def test_vault_sealed_then_unsealed_mid_run_is_transient_only_and_all_converge(
     while_sealed = applied_versions(stack, ids)
     unsealed_at = time.time()
     sealable_bao.unseal()
-    wait_for(
-        "every auth config equal to Vault",
-        lambda: not in_step(stack.emu, ids),
-        60,
-        lambda: explain(stack, ids, procs),
-    )
-    wait_for(
-        "every success recorded",
-        lambda: not recorded(stack, ids),
-        30,
-        lambda: explain(stack, ids, procs),
-    )
+    converged(stack, ids, procs)
     recorded_while_sealed = [
         t for t in audit_times(stack, "succeeded") if sealed_at + IN_FLIGHT_GRACE < t < unsealed_at
     ]
@@ -371,18 +339,7 @@ def test_approle_tokens_revoked_mid_run_workers_log_in_again_and_all_converge(
     wait_until("a quarter of the PATCHes", patched(stack.emu, APPROLE_CONFIGS // 4), 30)
     root.sys.revoke_prefix(prefix=f"auth/{approle['VAULT_APPROLE_MOUNT']}/login")
     revoked_at = len(stack.emu.patches())
-    wait_for(
-        "every auth config equal to Vault",
-        lambda: not in_step(stack.emu, ids),
-        60,
-        lambda: explain(stack, ids, procs),
-    )
-    wait_for(
-        "every success recorded",
-        lambda: not recorded(stack, ids),
-        30,
-        lambda: explain(stack, ids, procs),
-    )
+    converged(stack, ids, procs)
     relogins = events(procs.output(), "vault.relogin")
     print(f"approle: revoked after {revoked_at} PATCHes; {len(relogins)} re-logins")
     assert relogins and all(e["reason"] == "denied" and e["method"] == "approle" for e in relogins)
