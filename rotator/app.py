@@ -40,7 +40,7 @@ def settings() -> Settings:
 
 
 def celery_config(s: Settings) -> dict[str, Any]:
-    """Every Celery setting rotator relies on (see ../shared/celery-notes.md for why)."""
+    """Every Celery setting rotator relies on (the README's reliability settings say why)."""
     redis_opts = {
         "visibility_timeout": int(s.visibility_timeout),
         "socket_timeout": 10,

@@ -29,7 +29,7 @@ NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 BASE = "https://composio.test"
 KEY, NEW_KEY = "ck_live_OLDKEY_123456", "ck_live_NEWKEY_654321"
 CLIENT_SECRET = "s3cr3t-CLIENT-value"
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "composio-openapi-auth-configs.json"
+SPEC = Path(__file__).resolve().parent / "data" / "composio-openapi-auth-configs.json"
 Reply = httpx.Response | Exception
 
 
@@ -119,7 +119,7 @@ OK = httpx.Response(200, json={"success": True, "message": "Auth config updated"
 
 
 def patch_schema() -> dict[str, Any]:
-    """The PATCH request schema from Composio's spec, with the deltas composio-api.md lists."""
+    """The PATCH request schema from Composio's spec, with the deltas tests/data/README.md lists."""
     if not SPEC.is_file():
         pytest.fail(f"the Composio OpenAPI excerpt is missing: {SPEC}", pytrace=False)
     spec = json.loads(SPEC.read_text(encoding="utf-8"))

@@ -28,3 +28,19 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     command = ci[marker + 1].strip()
     assert command.startswith(".venv/bin/")
     assert command in (ROOT / "README.md").read_text().splitlines()
+
+
+def test_nothing_in_the_repository_reads_a_file_outside_the_checkout() -> None:
+    """No code, test or script names ``../shared`` or climbs above the checkout for data."""
+    pattern = re.compile(r"\.\./shared|parents\[[2-9]\]|composio-api\.md|celery-notes\.md")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for folder in ("rotator", "tests", "benchmarks", "deploy", ".ci")
+        for path in sorted((ROOT / folder).rglob("*"))
+        if path.is_file()
+        and path.suffix in {".py", ".sh", ".md", ".toml", ".yaml", ""}
+        and path.name != Path(__file__).name
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []

@@ -1,4 +1,4 @@
-"""The Composio emulator behaves as composio-api.md describes, over real sockets with httpx."""
+"""The Composio emulator behaves as Composio documents its API, over real sockets with httpx."""
 
 from __future__ import annotations
 

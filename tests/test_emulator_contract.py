@@ -1,12 +1,13 @@
 """The emulator's real answers match Composio's own OpenAPI spec (plus the documented deltas).
 
-The spec is ``shared/composio-openapi-auth-configs.json`` beside the checkout (OpenAPI 3.0).
+The spec is vendored in ``tests/data/composio-openapi-auth-configs.json`` (OpenAPI 3.0; its
+source and date are in ``tests/data/README.md``).
 Its schemas are translated to JSON Schema here (``nullable`` becomes a type union, ``$ref`` is
-inlined) and checked with ``jsonschema``. Deltas known since the spec was published
-(composio-api.md) are applied explicitly: the error envelope gained a required ``slug``; PATCH
-answers ``{"success": true, "message": ...}``; on PATCH ``credentials`` became optional for
-``custom``, ``name`` and ``is_enabled_for_tool_router`` were added, ``proxy_config`` may be null,
-and ``default`` may carry top-level ``user_scopes``.
+inlined) and checked with ``jsonschema``. Deltas known since the spec was published (listed in
+``tests/data/README.md``) are applied explicitly: the error envelope gained a required ``slug``;
+PATCH answers ``{"success": true, "message": ...}``; on PATCH ``credentials`` became optional
+for ``custom``, ``name`` and ``is_enabled_for_tool_router`` were added, ``proxy_config`` may be
+null, and ``default`` may carry top-level ``user_scopes``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 
 from rotator.emulator import Emulator, Fault
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "composio-openapi-auth-configs.json"
+SPEC_PATH = Path(__file__).resolve().parent / "data" / "composio-openapi-auth-configs.json"
 KEY = "test-key"
 ONE = "/api/v3/auth_configs/{nanoid}"
 LIST = "/api/v3/auth_configs"
@@ -34,8 +35,8 @@ Schema = dict[str, Any]
 def spec() -> Schema:
     if not SPEC_PATH.is_file():
         pytest.fail(
-            f"Composio's OpenAPI spec is missing at {SPEC_PATH}: the contract tests need "
-            "shared/composio-openapi-auth-configs.json beside the checkout",
+            f"Composio's OpenAPI spec is missing at {SPEC_PATH}: it is vendored in the "
+            "repository (tests/data/README.md says from where)",
             pytrace=False,
         )
     data: Schema = json.loads(SPEC_PATH.read_text())

@@ -37,7 +37,7 @@ class Fault:
     drop: bool = False  # close the connection without any response
     hang: bool = False  # never answer; released when the client leaves or the server stops
     body: bytes | None = None  # raw body, e.g. HTML from a proxy or truncated JSON
-    body_shape: BodyShape = "envelope"  # body when ``body`` is None (see composio-api.md)
+    body_shape: BodyShape = "envelope"  # body when ``body`` is None (Composio's error envelope)
     content_type: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     drip: float = 0.0  # seconds between small body chunks

@@ -21,7 +21,7 @@ __all__ = [
     "validate_patch",
 ]
 
-# The PATCH fields composio-api.md lists per type. ``restrict_to_following_tools`` (deprecated)
+# The PATCH fields Composio documents per type. ``restrict_to_following_tools`` (deprecated)
 # is in the spec for both types. ``credentials`` is optional for ``custom`` (a known delta from
 # the spec, which still lists it as required).
 CUSTOM_FIELDS = frozenset(
