@@ -2,6 +2,10 @@
 
 Listing is I/O (a recursive KV v2 LIST); the result is cached for ``ttl`` seconds so that a
 burst of ``rotate`` calls does not list Vault once per call.
+
+A nanoid discovered at more than one path is ambiguous and fails closed: it is pushed from none
+of them (``AmbiguousSource``) until a bindings-file entry pins the one path. Otherwise anyone who
+may write anywhere under the prefix could replace another team's live credentials.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from typing import Protocol
 
 from rotator.bindings import discovered, load_bindings_file, merge
 from rotator.config import Settings
+from rotator.errors import AmbiguousSource
 from rotator.models import Binding
 
-__all__ = ["Catalog", "CatalogView", "Lister"]
+__all__ = ["Catalog", "CatalogView", "Lister", "ambiguous_error"]
 
 
 class Lister(Protocol):
@@ -26,7 +31,22 @@ class Lister(Protocol):
 @dataclass(frozen=True)
 class CatalogView:
     bindings: dict[str, Binding]
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # secrets that name no auth config
+    conflicts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # nanoid -> every path
+
+    def ids(self) -> list[str]:
+        """Every auth config to act on: the bound ones and the ambiguous ones (which fail)."""
+        return sorted({*self.bindings, *self.conflicts})
+
+
+def ambiguous_error(nanoid: str, paths: tuple[str, ...]) -> AmbiguousSource:
+    """The one failure an ambiguous nanoid gets, naming every path it was found at."""
+    return AmbiguousSource(
+        f"{nanoid}: found at {len(paths)} Vault paths ({', '.join(paths)}); "
+        "pushed from none of them",
+        suggested_fix="pin the one path with a [[binding]] entry in ROTATOR_BINDINGS_FILE, "
+        "or delete the secrets that should not be there",
+    )
 
 
 class Catalog:
@@ -62,12 +82,17 @@ class Catalog:
         return view
 
     def get(self, nanoid: str) -> Binding | None:
-        binding = self.view().bindings.get(nanoid)
-        return binding if binding is not None else self.view(fresh=True).bindings.get(nanoid)
+        """The binding for ``nanoid``, None if unknown; ``AmbiguousSource`` if found twice."""
+        view = self.view()
+        if nanoid not in view.bindings:
+            view = self.view(fresh=True)
+        if nanoid in view.conflicts:
+            raise ambiguous_error(nanoid, view.conflicts[nanoid])
+        return view.bindings.get(nanoid)
 
     def _build(self) -> CatalogView:
         s = self._settings
-        found: dict[str, Binding] = {}
+        found: dict[str, list[Binding]] = {}
         problems: list[str] = []
         prefix = s.vault_prefix
         for rel in self._lister.list_secrets(s.vault_mount, prefix):
@@ -76,11 +101,15 @@ class Catalog:
             )
             if isinstance(b, str):
                 problems.append(b)
-            elif b.auth_config_id in found:
-                problems.append(
-                    f"{b.auth_config_id}: found at both {found[b.auth_config_id].vault_path} and "
-                    f"{b.vault_path}; bind it explicitly in the bindings file"
-                )
             else:
-                found[b.auth_config_id] = b
-        return CatalogView(bindings=merge(found.values(), self._explicit), problems=problems)
+                found.setdefault(b.auth_config_id, []).append(b)
+        pinned = {b.auth_config_id for b in self._explicit}
+        conflicts = {
+            nanoid: tuple(sorted(b.vault_path for b in bs))
+            for nanoid, bs in found.items()
+            if len(bs) > 1 and nanoid not in pinned
+        }
+        unique = (bs[0] for nanoid, bs in found.items() if len(bs) == 1 or nanoid in pinned)
+        return CatalogView(
+            bindings=merge(unique, self._explicit), problems=problems, conflicts=conflicts
+        )

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import click
 
+from rotator.catalog import ambiguous_error
 from rotator.cli_service import queue_rotations, register
 from rotator.config import load_settings
 from rotator.errors import ConfigError, RotatorError
@@ -50,7 +51,7 @@ def _ids(rt: Runtime, ids: Sequence[str], all_: bool) -> list[str]:
     view = rt.catalog.view(fresh=True)
     for problem in view.problems:
         click.echo(f"rotator: skipped: {problem}", err=True)
-    return list(view.bindings)
+    return view.ids()
 
 
 def _parallel(fn: Callable[[str], Outcome], ids: list[str], concurrency: int) -> list[Outcome]:
@@ -134,6 +135,15 @@ def plan(as_json: bool) -> None:
                         "reason": scrub(str(exc)),
                     }
                 )
+        rows += [
+            {
+                "auth_config_id": nanoid,
+                "action": "error",
+                "version": None,
+                "reason": str(ambiguous_error(nanoid, paths)),
+            }
+            for nanoid, paths in view.conflicts.items()
+        ]
         rows += [
             {"auth_config_id": None, "action": "error", "version": None, "reason": p}
             for p in view.problems

@@ -12,6 +12,7 @@ The first split answers the only question a worker asks: try again, or not::
     └── PermanentError              a human must act; carries status, slug, request_id, detail
         ├── SecretFormatError       the Vault secret is malformed (names the path and the field)
         ├── SecretNotFound          no secret (or no such version) at the Vault path
+        ├── AmbiguousSource         one nanoid found at several Vault paths: pushed from none
         ├── VaultAccessDenied       the Vault token may not read the path
         └── ComposioRejected        Composio answered 4xx (400, 401/403 after re-auth, 404, 422)
 
@@ -22,6 +23,7 @@ contain secret material: they name paths, fields, statuses and slugs, never valu
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousSource",
     "ComposioRejected",
     "ComposioUnavailable",
     "ConfigError",
@@ -119,6 +121,10 @@ class SecretFormatError(PermanentError):
 
 class SecretNotFound(PermanentError):
     """Nothing (or not that version) is stored at the Vault path."""
+
+
+class AmbiguousSource(PermanentError):
+    """One nanoid was discovered at several Vault paths: fail closed until a binding pins one."""
 
 
 class VaultAccessDenied(PermanentError):

@@ -25,6 +25,7 @@ _COLOURS = {
     "retrying": "yellow",
     "pending": "cyan",
     "failed": "red",
+    "ambiguous": "red",
     "quarantined": "magenta",
     "paused": "blue",
 }

@@ -18,7 +18,7 @@ from rotator.models import Binding, Secret
 from rotator.ratelimit import RateLimiter
 from rotator.service import RotationService
 from rotator.state import StateStore
-from rotator.status import StatusRow, status_row
+from rotator.status import StatusRow, ambiguous_row, status_row
 from rotator.vault import VaultClient
 
 __all__ = ["Runtime", "build_runtime"]
@@ -74,7 +74,8 @@ class Runtime:
         rows = []
         everything_paused, paused_ids = self.state.paused()
         quarantine_after = self.settings.quarantine_after
-        bindings = self.catalog.view(fresh=True).bindings
+        view = self.catalog.view(fresh=True)
+        bindings = view.bindings
         versions = self.vault_versions(bindings)
         for nanoid, b in bindings.items():
             found = versions[nanoid]
@@ -97,7 +98,11 @@ class Runtime:
                     and err.vault_version == version,
                 )
             )
-        return rows
+        rows += [
+            ambiguous_row(n, paths, self.state.get_last_error(n))
+            for n, paths in view.conflicts.items()
+        ]
+        return sorted(rows, key=lambda r: r.auth_config_id)
 
     def close(self) -> None:
         self.composio.close()

@@ -96,6 +96,8 @@ class RotationService:
                 binding = self.catalog.get(nanoid)
             except TransientError as busy:
                 return self._transient(nanoid, None, None, busy, started)
+            except PermanentError as ambiguous:  # found at several paths: pushed from none
+                return self._failed(nanoid, None, None, ambiguous, started)
             if binding is None:
                 unknown = PermanentError(
                     f"{nanoid}: no Vault secret under the discovery prefix and no binding for it"

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from rotator.models import AppliedState
 from rotator.state import LastError
 
-__all__ = ["StatusRow", "status_row"]
+__all__ = ["StatusRow", "ambiguous_row", "status_row"]
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class StatusRow:
     vault_path: str
     vault_version: int | None
     applied_version: int | None
-    state: str  # synced | pending | retrying | failed | unknown (+ quarantined, paused)
+    state: str  # synced | pending | retrying | failed | unknown | ambiguous (+ quarantined, paused)
     last_error: str | None
     last_error_status: int | None
     last_error_slug: str | None
@@ -71,4 +71,23 @@ def status_row(
         last_error_slug=err.slug if err else None,
         last_error_request_id=err.request_id if err else None,
         last_success=_iso(applied.applied_at) if applied else None,
+    )
+
+
+def ambiguous_row(
+    auth_config_id: str, paths: tuple[str, ...], last_error: LastError | None
+) -> StatusRow:
+    """A nanoid found at several Vault paths: pushed from none until a binding pins one."""
+    err = last_error
+    return StatusRow(
+        auth_config_id=auth_config_id,
+        vault_path=", ".join(paths),
+        vault_version=None,
+        applied_version=None,
+        state="ambiguous",
+        last_error=f"found at {len(paths)} Vault paths: pin one in the bindings file",
+        last_error_status=None,
+        last_error_slug=None,
+        last_error_request_id=err.request_id if err else None,
+        last_success=None,
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from rotator.catalog import ambiguous_error
 from rotator.errors import RotatorError
 from rotator.logs import scrub
 from rotator.plan import sweep_decision
@@ -31,6 +32,7 @@ class SweepSummary:
     paused: int
     quarantined: int
     errors: int
+    ambiguous: int  # nanoids found at several Vault paths: pushed from none
     duration_ms: float
 
 
@@ -49,6 +51,7 @@ def sweep(rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = 16)
     everything_paused, paused_ids = rt.state.paused()
     counts = {"queued": 0, "skipped": 0, "already_queued": 0, "paused": 0, "quarantined": 0}
     errors = len(view.problems)
+    ambiguous = _ambiguous(rt, view.conflicts, enqueue, queue_ttl=queue_ttl)
     now = time.time()
     for nanoid in ids:
         version = versions[nanoid]
@@ -78,7 +81,24 @@ def sweep(rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = 16)
         enqueue(nanoid, force)
         counts["queued"] += 1
         log.info("sweep.queued", auth_config_id=nanoid, reason=reason, vault_version=version)
-    return _completed(rt, started, checked=len(ids), errors=errors, **counts)
+    return _completed(rt, started, checked=len(ids), errors=errors, ambiguous=ambiguous, **counts)
+
+
+def _ambiguous(
+    rt: Runtime, conflicts: dict[str, tuple[str, ...]], enqueue: Enqueue, *, queue_ttl: float
+) -> int:
+    """Nanoids found at several paths are pushed from none. Each is queued once per new set of
+    paths, so that a worker records the failure (``rotation.failed``, audit, dead letter, status)
+    without flooding the dead letter at every sweep."""
+    for nanoid, paths in conflicts.items():
+        message = str(ambiguous_error(nanoid, paths))
+        log.warning("sweep.ambiguous_source", auth_config_id=nanoid, paths=list(paths))
+        last = rt.state.get_last_error(nanoid)
+        if last is not None and last.message == scrub(message)[:500]:
+            continue  # already failed for exactly these paths
+        if rt.state.claim_queue(nanoid, ttl=queue_ttl):
+            enqueue(nanoid, False)
+    return len(conflicts)
 
 
 def _completed(
@@ -93,6 +113,7 @@ def _completed(
         paused=counts.get("paused", 0),
         quarantined=counts.get("quarantined", 0),
         errors=errors,
+        ambiguous=counts.get("ambiguous", 0),
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
     )
     rt.state.record_sweep({**summary.__dict__, "at": time.time()})

@@ -26,6 +26,7 @@ _STYLE = {
     "pending": "cyan",
     "retrying": "yellow",
     "failed": "red",
+    "ambiguous": "red",
     "quarantined": "magenta",
     "paused": "blue",
 }

@@ -534,6 +534,7 @@ def test_every_alert_rule_uses_only_logged_events_and_fields(
         "RotatorDeadLetterGrowing",
         "RotatorNoSweep",
         "RotatorQuarantine",
+        "RotatorAmbiguousSource",
     }
     for rule in rules:
         assert check_query(rule["expr"], emitted) == [], rule["alert"]
