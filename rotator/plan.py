@@ -36,12 +36,26 @@ def _where(secret: SecretVersion) -> str:
     return f"Vault secret {secret.path} (version {secret.version})"
 
 
+def _blank(raw: object) -> bool:
+    return isinstance(raw, str) and not raw.strip()
+
+
 def _value(secret: SecretVersion, name: str, raw: object) -> Value:
-    """One credential value: a non-empty string, or a list of strings for scopes."""
+    """One credential value: a non-empty string, or a non-empty list of them for scopes.
+
+    An empty or whitespace-only value is invalid, never sent: Composio would store it and wipe
+    the live credential.
+    """
     field = name.rsplit(".", 1)[-1]
+    if _blank(raw) or (field in LIST_FIELDS and raw == []):
+        raise SecretFormatError(
+            f"{_where(secret)}: {name} is empty (an empty value would wipe the live credential)"
+        )
     if isinstance(raw, str):
         return Secret(raw)
     if field in LIST_FIELDS and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        if any(_blank(x) for x in raw):
+            raise SecretFormatError(f"{_where(secret)}: {name} has an empty entry")
         return tuple(raw)
     kind = type(raw).__name__ if raw is not None else "null"
     expected = "a string or a list of strings" if field in LIST_FIELDS else "a string"
@@ -57,9 +71,29 @@ def _section(secret: SecretVersion, name: str, raw: object) -> dict[str, Value]:
     return {str(k): _value(secret, f"{name}.{k}", v) for k, v in raw.items()}
 
 
+def _put(
+    secret: SecretVersion,
+    out: dict[Section, dict[str, Value]],
+    sources: dict[str, str],
+    where: tuple[Section, str, str],
+    value: Value,
+) -> None:
+    """Place one value; the same field from a nested object and a flat key is an error."""
+    section, field, key = where
+    target = f"{section}.{field}"
+    if target in sources:
+        raise SecretFormatError(
+            f"{_where(secret)}: {target} is given twice ({sources[target]!r} and {key!r}); "
+            "keep one of them"
+        )
+    sources[target] = key
+    out.setdefault(section, {})[field] = value
+
+
 def _discovered_sections(secret: SecretVersion) -> dict[Section, dict[str, Value]]:
     """The zero-config shape: nested objects and/or flat ``section.field`` keys."""
     out: dict[Section, dict[str, Value]] = {}
+    sources: dict[str, str] = {}
     for key, raw in secret.data.items():
         if key == "type":
             continue
@@ -72,11 +106,11 @@ def _discovered_sections(secret: SecretVersion) -> dict[Section, dict[str, Value
         section: Section = "credentials" if head == "credentials" else "shared_credentials"
         if not dot:
             for name, value in _section(secret, key, raw).items():
-                out.setdefault(section, {})[name] = value
+                _put(secret, out, sources, (section, name, f"{key}.{name}"), value)
         elif not field:
             raise SecretFormatError(f"{_where(secret)}: key {key!r} has no field name")
         else:
-            out.setdefault(section, {})[field] = _value(secret, key, raw)
+            _put(secret, out, sources, (section, field, key), _value(secret, key, raw))
     return out
 
 

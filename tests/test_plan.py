@@ -63,6 +63,19 @@ def test_discovery_shapes_become_the_flat_patch_body(
         ({"type": "weird", "credentials": {"a": "b"}}, "type must be 'custom' or 'default'"),
         ({"credentials": {"a": "b"}, "note": "x"}, "unexpected key 'note'"),
         ({"credentials.": "x"}, "has no field name"),
+        ({"credentials": {"client_secret": ""}}, "credentials.client_secret is empty"),
+        ({"credentials.client_secret": " \t\n"}, "credentials.client_secret is empty"),
+        ({"shared_credentials": {"api_key": "  "}}, "shared_credentials.api_key is empty"),
+        ({"credentials": {"scopes": []}}, "credentials.scopes is empty"),
+        ({"credentials": {"scopes": ["repo", " "]}}, "credentials.scopes has an empty entry"),
+        (
+            {"credentials": {"client_secret": "a"}, "credentials.client_secret": "b"},
+            "credentials.client_secret is given twice ('credentials.client_secret' and",
+        ),
+        (
+            {"shared_credentials.api_key": "b", "shared_credentials": {"api_key": "a"}},
+            "shared_credentials.api_key is given twice",
+        ),
     ],
 )
 def test_malformed_secrets_raise_errors_naming_path_and_field(
