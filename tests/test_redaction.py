@@ -169,3 +169,10 @@ def test_secret_named_keys_are_masked_even_unregistered() -> None:
         {"event": "e", "api_key": "abc", "Authorization": "Bearer z", "client_secret": "q"},
     )
     assert out == {"event": "e", "api_key": MASK, "Authorization": MASK, "client_secret": MASK}
+
+
+def test_a_common_word_as_a_secret_masks_the_word_not_longer_words() -> None:
+    """`rotation` (8 characters) is masked in `rotation of`, not in `rotations`."""
+    with registry("rotation"):
+        assert logs.scrub("the rotation of keys") == f"the {MASK} of keys"
+        assert logs.scrub("all rotations done") == "all rotations done"
