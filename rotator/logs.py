@@ -34,7 +34,7 @@ _SAFE_KEYS = frozenset({"token_ttl", "token_renewable", "request_id", "error_slu
 _NOT_SECRET = frozenset({"custom", "default", "true", "false", "null", "none"})
 _EVENT = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+", re.ASCII)
 _KEY = re.compile(r"[A-Za-z_][\w.-]{0,63}", re.ASCII)
-_ID = re.compile(r"[\w.:@/+-]{1,512}", re.ASCII)
+_ID = re.compile(r"[\w.:/-]{1,512}", re.ASCII)  # no @ (URL userinfo), no + (base64)
 _TEXT = re.compile(r"[\w .:;,()<>=/+#-]{1,300}", re.ASCII)
 _STRUCTURAL: dict[str, re.Pattern[str]] = {
     **dict.fromkeys(("level", "logger", "logger_name", "timestamp", "task_name"), _ID),

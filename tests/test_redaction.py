@@ -176,3 +176,11 @@ def test_a_common_word_as_a_secret_masks_the_word_not_longer_words() -> None:
     with registry("rotation"):
         assert logs.scrub("the rotation of keys") == f"the {MASK} of keys"
         assert logs.scrub("all rotations done") == "all rotations done"
+
+
+def test_a_url_with_userinfo_in_a_path_field_is_scrubbed() -> None:
+    """`path` is structural, but a value with `@` is not shaped like a path: it is scrubbed."""
+    secret = "userinfo-secret-0123456789"
+    with registry(secret):
+        out = redact(None, "info", {"event": "probe.line", "path": f"https://u:{secret}@h/x"})
+    assert out["path"] == f"https://u:{MASK}@h/x"
