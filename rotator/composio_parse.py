@@ -7,6 +7,13 @@ exceeded..."}``, ``{"code": 10429, "slug": "HTTP_TooManyRequests"}``), empty, as
 proxy, cut off, or as JSON of the wrong shape. Nothing here raises on any of them: a field that
 is missing or of the wrong type is None, and a body that says nothing usable is described (its
 kind and size, never its text). Only the first ``BODY_LIMIT`` bytes of a body are ever read.
+
+Composio may echo what it was sent. Every text field is masked of the values just sent (the
+request's credential values and its API key, in every encoded form ``rotator.redaction``
+knows) before anything else touches it (collapsing whitespace, trimming); a slug or request id
+that is, or holds, such a value is dropped, and so is one not shaped like a slug
+(``Service_Name``) or a request id. So nothing downstream (Redis, streams, logs, the CLI) can
+store or print an echo, even a process that never saw the value.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import httpx
 from rotator.errors import ComposioRejected, ComposioUnavailable
 from rotator.models import Decision, Payload, ResponseInfo, RetryAction, Secret
 from rotator.policy import parse_retry_after
+from rotator.redaction import Echoes
 
 __all__ = [
     "BODY_LIMIT",
@@ -33,12 +41,16 @@ __all__ = [
     "parse_response",
     "read_head",
     "secret_values",
+    "sent_values",
     "transport_failure",
 ]
 
 BODY_LIMIT = 64 * 1024
 MESSAGE_LIMIT = 300
-_TOKEN = re.compile(r"[\w.:/-]{1,200}")
+_MEDIA_TYPE = re.compile(r"[\w!#$&^.+-]{1,64}/[\w!#$&^.+-]{1,64}", re.ASCII)
+_SLUG = re.compile(r"[A-Za-z][A-Za-z0-9]{0,31}_[A-Za-z0-9_]{1,63}", re.ASCII)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
+_AUTH_HEADERS = ("x-api-key", "x-user-api-key", "authorization")
 _WINDOW = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)?", re.IGNORECASE)
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -94,18 +106,21 @@ def json_object(raw: bytes) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def _text(value: object) -> str | None:
-    """A string field, on one line and trimmed to ``MESSAGE_LIMIT`` characters."""
+def _text(value: object, echoes: Echoes) -> str | None:
+    """A string field, echoes masked, then on one line and trimmed to ``MESSAGE_LIMIT``."""
     if not isinstance(value, str):
         return None
-    flat = " ".join(value.split())
+    flat = echoes.mask(" ".join(echoes.mask(value).split()))
     if not flat:
         return None
     return flat if len(flat) <= MESSAGE_LIMIT else flat[: MESSAGE_LIMIT - 3] + "..."
 
 
-def _token(value: object) -> str | None:
-    return value if isinstance(value, str) and _TOKEN.fullmatch(value) else None
+def _shaped(value: object, shape: re.Pattern[str], echoes: Echoes) -> str | None:
+    """``value`` if it has ``shape`` and is no echo of a value sent, else None (dropped)."""
+    if not isinstance(value, str) or not shape.fullmatch(value) or echoes.touches(value):
+        return None
+    return value
 
 
 def _int(value: object) -> int | None:
@@ -120,18 +135,19 @@ def _int(value: object) -> int | None:
     return None
 
 
-def _message(fields: Mapping[str, object]) -> str | None:
+def _message(fields: Mapping[str, object], echoes: Echoes) -> str | None:
     message = fields.get("message")
     errors = fields.get("errors")
     details = [e for e in errors if isinstance(e, str)][:3] if isinstance(errors, list) else []
     parts = [p for p in (message if isinstance(message, str) else None, *details) if p]
-    return _text("; ".join(parts))
+    return _text("; ".join(echoes.mask(p) for p in parts), echoes)
 
 
-def _describe(raw: bytes, content_type: str) -> str:
+def _describe(raw: bytes, content_type: str, echoes: Echoes) -> str:
     if not raw.strip():
         return "empty body"
-    kind = _token(content_type.partition(";")[0].strip()) or "no content type"
+    media = _shaped(content_type.partition(";")[0].strip(), _MEDIA_TYPE, echoes)
+    kind = media.lower() if media else "no content type"
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
@@ -139,18 +155,18 @@ def _describe(raw: bytes, content_type: str) -> str:
     return f"JSON body is {type(data).__name__}, not an object"
 
 
-def _body(raw: bytes, content_type: str) -> _Body:
+def _body(raw: bytes, content_type: str, echoes: Echoes) -> _Body:
     data = json_object(raw)
     if data is None:
-        return _Body(problem=_describe(raw, content_type))
+        return _Body(problem=_describe(raw, content_type, echoes))
     error = data.get("error")
     fields: Mapping[str, object] = error if isinstance(error, dict) else data
     return _Body(
-        slug=_token(fields.get("slug")),
+        slug=_shaped(fields.get("slug"), _SLUG, echoes),
         code=_int(fields.get("code")),
-        message=_message(fields) or _text(error),
-        request_id=_token(fields.get("request_id")),
-        suggested_fix=_text(fields.get("suggested_fix")),
+        message=_message(fields, echoes) or _text(error, echoes),
+        request_id=_shaped(fields.get("request_id"), _REQUEST_ID, echoes),
+        suggested_fix=_text(fields.get("suggested_fix"), echoes),
     )
 
 
@@ -165,23 +181,51 @@ def _window(value: str | None) -> float | None:
     return float(match.group(1)) * _UNIT[(match.group(2) or "s").lower()]
 
 
+def sent_values(request: httpx.Request) -> list[str]:
+    """What a request carried that Composio must not echo: its API key (auth headers) and the
+    string values of ``credentials`` and ``shared_credentials`` in its JSON body."""
+    values = [request.headers[h] for h in _AUTH_HEADERS if h in request.headers]
+    try:
+        body = json.loads(request.content) if request.content else None
+    except (httpx.RequestNotRead, ValueError, RecursionError):
+        body = None
+    if isinstance(body, dict):
+        for name in ("credentials", "shared_credentials"):
+            section = body.get(name)
+            if isinstance(section, dict):
+                values += [v for v in section.values() if isinstance(v, str)]
+    return values
+
+
+def _request_values(response: httpx.Response) -> list[str]:
+    try:
+        return sent_values(response.request)
+    except RuntimeError:  # a Response built by hand has no request
+        return []
+
+
 def inspect_response(
     response: httpx.Response,
     *,
     now: datetime,
     limit: int = BODY_LIMIT,
     deadline: float | None = None,
+    sent: Iterable[str] | None = None,
 ) -> tuple[ResponseInfo, str | None, bytes]:
-    """``parse_response``, a note when the body was unusable, and the body (``limit`` bytes)."""
+    """``parse_response``, a note when the body was unusable, and the body (``limit`` bytes).
+
+    ``sent``: the values whose echoes are masked or dropped; by default ``sent_values`` of the
+    request that got this answer."""
+    echoes = Echoes.of(_request_values(response) if sent is None else sent)
     raw, cut = read_head(response, limit, deadline)
-    body = _body(raw, response.headers.get("content-type", ""))
+    body = _body(raw, response.headers.get("content-type", ""), echoes)
     headers = response.headers
     info = ResponseInfo(
         status=response.status_code,
         slug=body.slug,
         code=body.code,
         message=body.message or body.problem,
-        request_id=_token(headers.get("x-request-id")) or body.request_id,
+        request_id=_shaped(headers.get("x-request-id"), _REQUEST_ID, echoes) or body.request_id,
         suggested_fix=body.suggested_fix,
         retry_after=parse_retry_after(headers, now=now),
         should_retry=_should_retry(headers.get("x-should-retry")),
@@ -192,9 +236,11 @@ def inspect_response(
     return info, cut or body.problem, raw
 
 
-def parse_response(response: httpx.Response, *, now: datetime) -> ResponseInfo:
+def parse_response(
+    response: httpx.Response, *, now: datetime, sent: Iterable[str] | None = None
+) -> ResponseInfo:
     """Status, slug, code, trimmed message, request id, retry and rate-limit headers."""
-    return inspect_response(response, now=now)[0]
+    return inspect_response(response, now=now, sent=sent)[0]
 
 
 def secret_values(payload: Payload) -> list[str]:
@@ -203,29 +249,17 @@ def secret_values(payload: Payload) -> list[str]:
     return [v.reveal() for s in sections for v in s.values() if isinstance(v, Secret)]
 
 
-def _scrub(text: str | None, secrets: Iterable[str]) -> str | None:
-    """Mask each secret, and a secret's head left at the end of a message trimmed with '...'."""
-    if not text:
-        return text
-    for value in filter(None, secrets):
-        text = text.replace(value, "***")
-        if text.endswith("..."):
-            body = text[:-3]
-            heads = (n for n in range(len(value) - 1, 3, -1) if body.endswith(value[:n]))
-            if cut := next(heads, 0):
-                text = body[:-cut] + "***..."
-    return text
-
-
 def final_error(
     decision: Decision, info: ResponseInfo, nanoid: str, attempts: int, secrets: list[str]
 ) -> ComposioUnavailable | ComposioRejected:
-    """The exception for a final decision; the API's message is trimmed and scrubbed."""
+    """The exception for a final decision; the API's message is trimmed and scrubbed (again:
+    ``info`` was masked when parsed, this also covers a ``ResponseInfo`` built elsewhere)."""
+    echoes = Echoes.of(secrets)
     if info.status is None:
         head = f"Composio did not answer for {nanoid}: {info.failure}"
     else:
         slug = f" {info.slug}" if info.slug else ""
-        message = _scrub(info.message, secrets)
+        message = echoes.mask(info.message) if info.message else None
         head = f"Composio answered {info.status}{slug} for {nanoid}" + (
             f": {message}" if message else ""
         )
@@ -237,7 +271,7 @@ def final_error(
             text + decision.reason, decision.delay, info.status, info.slug, info.request_id
         )
     else:
-        fix = _scrub(info.suggested_fix, secrets)
+        fix = echoes.mask(info.suggested_fix) if info.suggested_fix else None
         exc = ComposioRejected(head, info.status, info.slug, info.request_id, fix)
     setattr(exc, "attempts", attempts)  # noqa: B010 - errors.py declares no such attribute yet
     return exc

@@ -2,7 +2,11 @@
 
 Every log line, ours or a library's routed through stdlib logging, passes ``redact``: values
 under secret-sounding keys become ``***``, and every secret value rotator has read (registered
-in ``SECRETS``) is cut out of every string, tracebacks included.
+in ``SECRETS``) is cut out of every string, tracebacks included, by the length rule in
+``rotator.redaction``. Structural fields are left alone so that redaction cannot blind the
+logs: field names, and the values of ``event`` (rotator's own dotted names), ``level``,
+``logger``, ``timestamp``, ``outcome``, ``reason``, the ids and the paths, as long as each
+looks like what it is (a value that does not is scrubbed like any other).
 """
 
 from __future__ import annotations
@@ -11,16 +15,16 @@ import logging
 import re
 import sys
 import threading
-import urllib.parse
 from collections.abc import Iterable
 from typing import Any, Literal
 
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
-__all__ = ["SECRETS", "SecretRegistry", "configure_logging", "redact", "scrub"]
+from rotator.redaction import MASK, SHORT, bounded, forms, mask
 
-MASK = "***"
+__all__ = ["MASK", "SECRETS", "SecretRegistry", "configure_logging", "redact", "scrub"]
+
 _SECRET_KEY = re.compile(
     r"(secret|passw|token|api[_-]?key|apikey|authorization|private[_-]?key|credential_value|"
     r"^credentials$|^shared_credentials$|^body$|^data$)",
@@ -28,33 +32,53 @@ _SECRET_KEY = re.compile(
 )
 _SAFE_KEYS = frozenset({"token_ttl", "token_renewable", "request_id", "error_slug"})
 _NOT_SECRET = frozenset({"custom", "default", "true", "false", "null", "none"})
+_EVENT = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+", re.ASCII)
+_KEY = re.compile(r"[A-Za-z_][\w.-]{0,63}", re.ASCII)
+_ID = re.compile(r"[\w.:/-]{1,512}", re.ASCII)  # no @ (URL userinfo), no + (base64)
+_TEXT = re.compile(r"[\w .:;,()<>=/+#-]{1,300}", re.ASCII)
+_STRUCTURAL: dict[str, re.Pattern[str]] = {
+    **dict.fromkeys(("level", "logger", "logger_name", "timestamp", "task_name"), _ID),
+    **dict.fromkeys(("auth_config_id", "nanoid", "task_id", "request_id", "error_slug"), _ID),
+    **dict.fromkeys(("vault_path", "path", "mount", "prefix", "method"), _ID),
+    **dict.fromkeys(("outcome", "reason", "result", "kind"), _TEXT),
+}
+_META = frozenset({"_record", "_from_structlog"})
 
 
 class SecretRegistry:
     """Every secret value read this process; ``scrub`` removes them from any text.
 
-    Values are indexed by their last four characters (no secret is shorter; prefixes such as
-    ``sk_live_`` are shared, endings of random keys are not): ``scrub`` takes the text's 4-grams,
-    intersects them with the index in C, and only on a hit replaces the candidate values,
-    longest first. A log line without a secret costs one set operation, not one regex over
-    every value ever read (which made 10,000 auth configs quadratic).
+    Values of ``SHORT`` characters or more are indexed, with their encoded forms, by their
+    last four characters (prefixes such as ``sk_live_`` are shared, endings of random keys are
+    not): ``scrub`` takes the text's 4-grams, keeps those in the index (a C-level filter over
+    the text's grams, safe while another thread registers), and only on a hit replaces the
+    candidate forms, longest first. A log line without a secret costs one pass over its
+    4-grams, not one regex over every value ever read (which made 10,000 auth configs
+    quadratic). Shorter values are kept apart: ``equals`` tells a field value that is one.
     """
 
     _HEAD = 4
 
     def __init__(self) -> None:
         self._by_head: dict[str, list[str]] = {}
+        self._bounded: set[str] = set()
         self._values: set[str] = set()
+        self._short: set[str] = set()
         self._lock = threading.Lock()
 
     def register(self, value: str) -> None:
-        """Remember a secret, and its URL-encoded forms (a secret may travel in a URL)."""
-        if len(value) < self._HEAD or value.lower() in _NOT_SECRET or value in self._values:
+        """Remember a secret and its encoded forms (exact, URL, JSON, base64, hex)."""
+        if not value.strip() or value.lower() in _NOT_SECRET or value in self._values:
             return
-        forms = {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
         with self._lock:
-            for form in forms - self._values:
-                self._values.add(form)
+            self._values.add(value)
+            if len(value) < SHORT:
+                self._short.update({value, value.strip()})
+                return
+            literal, encoded = forms(value)
+            if bounded(value):
+                self._bounded.update(literal - encoded)
+            for form in sorted(literal | encoded):
                 # append-only lists: a reader iterating one never sees it shrink or reorder
                 self._by_head.setdefault(form[-self._HEAD :], []).append(form)
 
@@ -62,53 +86,78 @@ class SecretRegistry:
         for v in values:
             self.register(v)
 
+    def equals(self, value: str) -> bool:
+        """Whether ``value`` is (but for surrounding blanks) a registered short secret."""
+        return value in self._short or value.strip() in self._short
+
     def scrub(self, text: str) -> str:
+        """``text`` with every registered value of ``SHORT``+ characters, in any form, masked."""
         by_head = self._by_head
         n = self._HEAD
         if not by_head or len(text) < n:
             return text
-        hits = {text[i : i + n] for i in range(len(text) - n + 1)} & by_head.keys()
+        grams = {text[i : i + n] for i in range(len(text) - n + 1)}
+        hits = set(filter(by_head.__contains__, grams))
         if not hits:
             return text
-        candidates = sorted({v for h in hits for v in by_head.get(h, ())}, key=len, reverse=True)
-        for value in candidates:
-            if value in text:
-                text = text.replace(value, MASK)
-        return text
+        found = {v for h in hits for v in by_head.get(h, ()) if v in text}
+        near = self._bounded
+        longest = sorted(found, key=len, reverse=True)
+        return mask(text, [f for f in longest if f not in near], [f for f in longest if f in near])
 
     def clear(self) -> None:
         with self._lock:
             self._by_head = {}
+            self._bounded = set()
             self._values = set()
+            self._short = set()
 
 
 SECRETS = SecretRegistry()
 
 
 def scrub(text: str) -> str:
-    return SECRETS.scrub(text)
+    """Free text (an error message, a CLI line) with every registered value masked."""
+    return MASK if SECRETS.equals(text) else SECRETS.scrub(text)
+
+
+def _text(key: str, value: str) -> str:
+    """A structural field shaped like one is kept as is; any other text is scrubbed."""
+    shape = _STRUCTURAL.get(key)
+    return value if shape is not None and shape.fullmatch(value) else scrub(value)
 
 
 def _clean(key: str, value: object) -> object:
     if key not in _SAFE_KEYS and _SECRET_KEY.search(key):
         return MASK
     if isinstance(value, str):
-        return SECRETS.scrub(value)
+        return _text(key, value)
     if isinstance(value, dict):
-        return {SECRETS.scrub(str(k)): _clean(str(k), v) for k, v in value.items()}
+        return {_name(str(k)): _clean(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_clean("", v) for v in value]
     if isinstance(value, int | float | bool) or value is None:
         return value
-    return SECRETS.scrub(repr(value))
+    return scrub(repr(value))
+
+
+def _name(key: str) -> str:
+    """A field name is code, not data: kept when it looks like one, else scrubbed."""
+    return key if _KEY.fullmatch(key) else SECRETS.scrub(key)
 
 
 def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: mask by key name, scrub registered values everywhere."""
-    cleaned = {
-        SECRETS.scrub(key): _clean(key if key != "event" else "", value)
-        for key, value in event_dict.items()
-    }
+    """structlog processor: mask by key name, scrub registered values, keep structure."""
+    ours = event_dict.get("_from_structlog", True) is not False
+    cleaned: dict[str, object] = {}
+    for key, value in event_dict.items():
+        if key in _META:
+            cleaned[key] = value
+        elif key == "event":
+            keep = ours and isinstance(value, str) and _EVENT.fullmatch(value)
+            cleaned[key] = value if keep else _clean("", value)
+        else:
+            cleaned[_name(key)] = _clean(key, value)
     event_dict.clear()
     event_dict.update(cleaned)
     return event_dict

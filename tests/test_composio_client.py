@@ -420,14 +420,26 @@ def test_garbage_bodies_give_a_clear_error_without_secrets(
         assert secret not in text
 
 
-def test_a_secret_cut_by_the_message_trim_is_still_masked(harness: Callable[..., Harness]) -> None:
-    """When trimming leaves only the head of an echoed secret, that head is masked too."""
-    message = "x" * 290 + CLIENT_SECRET  # trimmed to 297 chars + "...": 7 chars of the secret
+def test_a_secret_is_masked_before_the_message_is_trimmed(harness: Callable[..., Harness]) -> None:
+    """Masking comes first: a secret the trim would have cut in two is masked whole."""
+    message = "x" * 290 + CLIENT_SECRET  # trimmed first, 7 chars of the secret would be left
     h = harness(httpx.Response(400, json={"error": {"message": message, "code": 1, "status": 400}}))
     with pytest.raises(ComposioRejected) as caught:
         h.client.update_auth_config("ac_x1", custom_payload())
-    assert CLIENT_SECRET[:7] not in str(caught.value)
-    assert str(caught.value).endswith("x***...")
+    assert CLIENT_SECRET[:5] not in str(caught.value)
+    assert str(caught.value).endswith("x" * 290 + "***")
+
+
+def test_a_secret_cut_by_composios_own_trim_is_still_masked(
+    harness: Callable[..., Harness],
+) -> None:
+    """When Composio itself trimmed its message ("..."), the secret's head left is masked."""
+    message = "bad secret " + CLIENT_SECRET[:9] + "..."
+    h = harness(httpx.Response(400, json={"error": {"message": message, "code": 1, "status": 400}}))
+    with pytest.raises(ComposioRejected) as caught:
+        h.client.update_auth_config("ac_x1", custom_payload())
+    assert CLIENT_SECRET[:5] not in str(caught.value)
+    assert str(caught.value).endswith("bad secret ***...")
 
 
 def test_huge_bodies_are_read_only_up_to_64_kib() -> None:
