@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
 import json
 import re
@@ -15,6 +13,7 @@ import redis
 from rotator.emulator import Fault
 from tests.faults_support import events
 from tests.helpers import Stack
+from tests.leakcheck import with_decoded_base64
 from tests.procs import Procs, assert_cli_ok, run_cli, wait_until
 
 # rotation.failed is logged at ERROR: the dead-letter tests expect it, nothing else.
@@ -171,7 +170,7 @@ def test_broker_traffic_carries_no_secret_values(
     stop.set()
     stack.rt.state.ping()  # one more command so the monitor loop sees the stop flag
     t.join(timeout=10)
-    traffic = _with_decoded_base64("\n".join(seen))
+    traffic = with_decoded_base64("\n".join(seen))
     assert "rotator.rotate" in traffic  # the capture really saw the task messages
     assert '"ac_m1"' in traffic  # ... and decoded their (base64) bodies
     for value in values:
@@ -179,16 +178,3 @@ def test_broker_traffic_carries_no_secret_values(
         assert value not in procs.output()
         assert value not in res.stdout + res.stderr
     procs.assert_clean()
-
-
-def _with_decoded_base64(text: str) -> str:
-    """The text plus every base64 blob in it decoded (kombu base64-encodes message bodies)."""
-    decoded = []
-    for blob in re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", text):
-        try:
-            decoded.append(
-                base64.b64decode(blob + "=" * (-len(blob) % 4)).decode("utf-8", "replace")
-            )
-        except (binascii.Error, ValueError):
-            continue
-    return "\n".join([text, *decoded])
