@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import re
 import secrets
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -184,6 +186,14 @@ def _start(server: RedisServer | OpenBaoServer) -> None:
         server.start()
     except SandboxError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+def crash(server: RedisServer) -> None:
+    """SIGKILL a server's process group (a crash: no shutdown, no AOF rewrite), then let its
+    handle forget the dead process so ``start()`` can bring it back on the same port and dir."""
+    assert server.pid is not None and server.running
+    os.killpg(server.pid, signal.SIGKILL)
+    server.stop()
 
 
 @pytest.fixture

@@ -119,6 +119,7 @@ class Procs:
         self.logs: list[Path] = []
         self.killed: set[int] = set()
         self.names: dict[int, str] = {}
+        self.log_of: dict[int, Path] = {}
 
     def _start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         log = self.logdir / f"{name}.log"
@@ -133,6 +134,7 @@ class Procs:
             )
         self.procs.append(proc)
         self.names[proc.pid] = name
+        self.log_of[proc.pid] = log
         return proc
 
     def worker(self, name: str, concurrency: int = 8) -> subprocess.Popen[bytes]:
@@ -159,6 +161,14 @@ class Procs:
                 f"{name} exited {proc.returncode}, not {wanted}: {codes}"
             )
         assert_clean_output(self.output(), allowed)
+
+    def unfinished(self, proc: subprocess.Popen[bytes]) -> set[str]:
+        """Task ids ``proc`` logged as received but never as succeeded, retried or failed: the
+        ones it was running (or held) when it died."""
+        text = self.log_of[proc.pid].read_text(errors="replace")
+        received = set(re.findall(r"rotator\.rotate\[([0-9a-f-]+)\] received", text))
+        done = re.findall(r"rotator\.rotate\[([0-9a-f-]+)\] (?:succeeded|retry|raised)", text)
+        return received - set(done)
 
     def output(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
