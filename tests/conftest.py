@@ -65,6 +65,8 @@ def vault_env(bao: OpenBaoServer) -> dict[str, str]:
         "ROTATOR_VAULT_AUTH": "token",
         "ROTATOR_VAULT_MOUNT": "secret",
         "ROTATOR_VAULT_PREFIX": f"composio/auth_configs/t{uuid.uuid4().hex[:8]}",
+        # Shrunk (default 10 s): a loopback OpenBao answers in milliseconds; only an
+        # unreachable or sealed Vault waits this long, and those tests expect the error.
         "ROTATOR_VAULT_TIMEOUT": "5",
         "COMPOSIO_API_KEY": "ck_test_placeholder",
     }

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import re
 import secrets
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -175,7 +177,12 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 
 
 def celery_settings(stack: Stack, **overrides: str) -> dict[str, str]:
-    """The stack's settings, the short worker settings of tests.procs, then ``overrides``."""
+    """The stack's settings, the short worker settings of tests.procs, then ``overrides``.
+
+    The fault tests' overrides shrink further (visibility 8 s, lock TTL 3 s, max delay 2 s):
+    still 2 x 2 + 3 < 8, the rule config enforces, so no countdown task is redelivered while it
+    waits; the 3 s lock covers a loopback rotation (<= 0.2 s delay, 1 s timeout where hangs are
+    injected); they exist so a SIGKILLed worker's tasks come back within a test's deadline."""
     return {**stack.env, **CELERY_ENV, **overrides}
 
 
@@ -184,6 +191,14 @@ def _start(server: RedisServer | OpenBaoServer) -> None:
         server.start()
     except SandboxError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+def crash(server: RedisServer) -> None:
+    """SIGKILL a server's process group (a crash: no shutdown, no AOF rewrite), then let its
+    handle forget the dead process so ``start()`` can bring it back on the same port and dir."""
+    assert server.pid is not None and server.running
+    os.killpg(server.pid, signal.SIGKILL)
+    server.stop()
 
 
 @pytest.fixture

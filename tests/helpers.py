@@ -65,8 +65,15 @@ def stack_env(vault_env: dict[str, str], redis_url: str, emu: Emulator) -> dict[
         "COMPOSIO_API_KEY": COMPOSIO_KEY,
         "ROTATOR_REDIS_URL": redis_url,
         "ROTATOR_FINGERPRINT_KEY": secrets.token_hex(16),
+        # Shrunk, each safe for the reason given (fleet reliability tests redo them with the
+        # shipped defaults). In-call backoff: only how long a retry waits in a test; the
+        # retry decision (which statuses, how many attempts) is unchanged.
         "ROTATOR_RETRY_BASE_DELAY": "0.01",
+        # A loopback emulator answers in milliseconds; a hang fault still times out, just
+        # sooner. Longer than any injected delay or drip the tests expect to complete.
         "ROTATOR_COMPOSIO_TIMEOUT": "5",
+        # Longer than any in-process rotation here (5 s timeout x 3 attempts + Vault reads is
+        # under 90 s) and renewed before the PATCH: no lock expires during a rotation.
         "ROTATOR_LOCK_TTL": "90",
     }
 

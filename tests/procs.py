@@ -2,29 +2,101 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import Stack
 
+# Shrunk settings for the service tests, each safe for the reason given. They keep the suite
+# fast; the fleet reliability tests are to be redone with the shipped defaults.
 CELERY_ENV = {
+    # One PATCH per delivery: every transient failure goes back to the broker with a countdown,
+    # so the tests see Celery retries (the path under test), never in-call ones.
     "ROTATOR_RETRY_IN_CALL_ATTEMPTS": "1",
+    # Backoff and countdown cap: only how long a test waits; config still enforces
+    # 2 x max delay + lock TTL < visibility timeout (2 x 2 + 5 < 12).
     "ROTATOR_RETRY_BASE_DELAY": "0.1",
     "ROTATOR_RETRY_MAX_DELAY": "2",
+    # Shorter than longest_rotation() (so workers log config.lock_ttl_short), but far longer
+    # than a rotation here takes: loopback Vault and emulator, injected delays of at most 0.4 s,
+    # no hangs outside the fault suite (which sets a 1 s Composio timeout); renewed before the
+    # PATCH. Short so a SIGKILLed worker's lock does not hold its redelivered task for 300 s.
     "ROTATOR_LOCK_TTL": "5",
+    # Above 2 x max delay + lock TTL (the rule config enforces), so a countdown task is never
+    # redelivered while it waits; short so a SIGKILLed worker's task comes back within a test.
     "ROTATOR_VISIBILITY_TIMEOUT": "12",
+    # The floor config accepts; RedBeat's lock timeout is then its 10 s floor.
     "ROTATOR_SWEEP_INTERVAL": "1",
+    # No periodic forced re-sync: a test counts PATCHes and would see extra ones.
     "ROTATOR_RESYNC_INTERVAL": "0",
+    # Enough retries for the injected faults (at most two in a row per config outside the
+    # fault suite, which raises it per test); dead-lettering after three is itself tested.
     "ROTATOR_TASK_MAX_RETRIES": "3",
     "ROTATOR_LOG_FORMAT": "json",
 }
+
+_LEVEL_WORD = re.compile(r"\b(ERROR|CRITICAL)\b")
+
+
+def _incidents(text: str) -> list[str]:
+    """Every traceback (with the lines that belong to it) and every ERROR/CRITICAL line."""
+    found: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        try:
+            parsed = json.loads(line) if line.startswith("{") else None
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            level = str(parsed.get("level", "")).lower()
+            if level in ("error", "critical") or "Traceback" in line:
+                found.append(line)
+            continue
+        if "Traceback" in line:
+            block = [line]
+            while i < len(lines) and (lines[i][:1] in (" ", "\t") or not lines[i].strip()):
+                block.append(lines[i])
+                i += 1
+            if i < len(lines):
+                block.append(lines[i])  # the exception line that ends the traceback
+                i += 1
+            found.append("\n".join(block))
+        elif _LEVEL_WORD.search(line):
+            found.append(line)
+    return found
+
+
+def assert_clean_output(text: str, allowed: Iterable[str] = ()) -> None:
+    """Fail if ``text`` (process output) holds a traceback or an ERROR/CRITICAL line (plain or
+    JSON ``level``) that no regex in ``allowed`` matches: a crash, however it is worded."""
+    patterns = [re.compile(a) for a in allowed]
+    unexpected = [
+        incident for incident in _incidents(text) if not any(p.search(incident) for p in patterns)
+    ]
+    if unexpected:
+        shown = "\n---\n".join(u[:2000] for u in unexpected[:5])
+        pytest.fail(f"{len(unexpected)} unexpected traceback/ERROR line(s):\n{shown}", False)
+
+
+def assert_cli_ok(
+    res: subprocess.CompletedProcess[str], code: int = 0, allowed: Iterable[str] = ()
+) -> None:
+    """A CLI run exited with ``code`` and printed no unexpected traceback or ERROR line."""
+    output = f"{res.stdout}\n{res.stderr}"
+    assert res.returncode == code, f"exit {res.returncode}, wanted {code}:\n{output}"
+    assert_clean_output(output, allowed)
 
 
 def wait_until(what: str, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -45,6 +117,9 @@ class Procs:
         self.logdir = logdir
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
+        self.killed: set[int] = set()
+        self.names: dict[int, str] = {}
+        self.log_of: dict[int, Path] = {}
 
     def _start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         log = self.logdir / f"{name}.log"
@@ -58,6 +133,8 @@ class Procs:
                 start_new_session=True,
             )
         self.procs.append(proc)
+        self.names[proc.pid] = name
+        self.log_of[proc.pid] = log
         return proc
 
     def worker(self, name: str, concurrency: int = 8) -> subprocess.Popen[bytes]:
@@ -67,8 +144,31 @@ class Procs:
         return self._start(name, ["beat", "--schedule", str(self.logdir / f"{name}.db")])
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL a worker or beat (its whole process group): a crash, as the tests intend."""
+        self.killed.add(proc.pid)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+    def assert_clean(self, allowed: Iterable[str] = ()) -> None:
+        """Stop every process (SIGTERM), then require a clean exit (0) of each one the test did
+        not SIGKILL (-9 for those), and no unexpected traceback/ERROR line in any output."""
+        self.stop_all()
+        codes = {self.names[p.pid]: p.returncode for p in self.procs}
+        for proc in self.procs:
+            wanted = -signal.SIGKILL if proc.pid in self.killed else 0
+            name = self.names[proc.pid]
+            assert proc.returncode == wanted, (
+                f"{name} exited {proc.returncode}, not {wanted}: {codes}"
+            )
+        assert_clean_output(self.output(), allowed)
+
+    def unfinished(self, proc: subprocess.Popen[bytes]) -> set[str]:
+        """Task ids ``proc`` logged as received but never as succeeded, retried or failed: the
+        ones it was running (or held) when it died."""
+        text = self.log_of[proc.pid].read_text(errors="replace")
+        received = set(re.findall(r"rotator\.rotate\[([0-9a-f-]+)\] received", text))
+        done = re.findall(r"rotator\.rotate\[([0-9a-f-]+)\] (?:succeeded|retry|raised)", text)
+        return received - set(done)
 
     def output(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())

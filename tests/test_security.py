@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import io
 import ssl
 import subprocess
 import threading
@@ -16,8 +17,10 @@ from rotator.config import load_settings
 from rotator.errors import ConfigError
 from rotator.runtime import build_runtime
 from rotator.sandbox import RedisServer
+from tests.faults_support import Workers
 from tests.helpers import Stack
-from tests.procs import run_cli
+from tests.leakcheck import assert_no_leak, dump_all_dbs
+from tests.procs import CELERY_ENV, assert_cli_ok, run_cli
 
 PASSWORD = "redis-AUTH-pass-123"
 
@@ -33,21 +36,55 @@ def auth_redis() -> Iterator[RedisServer]:
 
 
 def test_redis_auth_is_supported_and_the_password_never_printed(
-    stack: Stack, auth_redis: RedisServer
+    stack: Stack, auth_redis: RedisServer, workers: Workers, log_stream: io.StringIO
 ) -> None:
-    """With `redis://:password@host` rotations work; a wrong password fails clearly."""
+    """With `redis://:password@host` rotations work in process, inline from the CLI and on a
+    worker through the queue; a wrong password fails clearly. The password (in any encoding)
+    is in no run's output: the in-process logs, every CLI run, the worker's log, nor Redis."""
     url = f"redis://:{PASSWORD}@127.0.0.1:{auth_redis.port}/0"
-    rt = build_runtime(load_settings({**stack.env, "ROTATOR_REDIS_URL": url}))
+    env = {**stack.env, "ROTATOR_REDIS_URL": url}
+    rt = build_runtime(load_settings(env))
     try:
         stack.put("ac_auth1", {"credentials": {"client_secret": "sec-auth1"}})
         assert rt.service.rotate("ac_auth1").result == "succeeded"
         assert rt.state.get_applied("ac_auth1") is not None
     finally:
         rt.close()
+    stack.put("ac_auth2", {"credentials": {"client_secret": "sec-auth2"}})
+    stack.put("ac_auth3", {"credentials": {"client_secret": "sec-auth3"}})
     wrong = f"redis://:not-the-{PASSWORD}@127.0.0.1:{auth_redis.port}/0"
-    res = run_cli({**stack.env, "ROTATOR_REDIS_URL": wrong}, "health")
-    assert res.returncode == 1 and "StateUnavailable" in res.stdout
-    assert PASSWORD not in res.stdout + res.stderr
+    celery_env = {**env, **CELERY_ENV}
+    procs = workers.group(celery_env)
+    procs.worker("w1", concurrency=2)
+    runs = [
+        (env, 0, ("rotate", "ac_auth2", "--inline")),
+        (celery_env, 0, ("rotate", "ac_auth3", "--wait", "--json")),
+        (env, 0, ("health",)),
+        (env, 0, ("status",)),
+        (env, 0, ("check",)),
+        ({**stack.env, "ROTATOR_REDIS_URL": wrong}, 1, ("health",)),
+    ]
+    cli = []
+    for run_env, code, args in runs:
+        res = run_cli(run_env, *args)
+        assert_cli_ok(res, code)
+        cli.append(f"$ rotator {' '.join(args)}\n{res.stdout}\n{res.stderr}")
+    assert "unhealthy: StateUnavailable" in cli[-1]
+    assert stack.emu.credentials("ac_auth3") == {"client_secret": "sec-auth3"}
+    procs.assert_clean()
+    sources = {
+        "in-process logs": log_stream.getvalue(),
+        "cli": "\n".join(cli),
+        "worker": procs.output(),
+        "redis": dump_all_dbs(url),
+    }
+    markers = {
+        "in-process logs": "ac_auth1",
+        "cli": "ac_auth2",
+        "worker": "ac_auth3",
+        "redis": "ac_auth1",
+    }
+    assert_no_leak(sources, [PASSWORD], markers)
 
 
 def test_plain_http_to_a_remote_composio_is_refused(stack: Stack) -> None:
@@ -56,7 +93,8 @@ def test_plain_http_to_a_remote_composio_is_refused(stack: Stack) -> None:
     with pytest.raises(ConfigError, match="https"):
         build_runtime(load_settings(env))
     res = run_cli(env, "status")
-    assert res.returncode == 2 and "COMPOSIO_BASE_URL" in res.stderr + res.stdout
+    assert_cli_ok(res, 2)
+    assert "COMPOSIO_BASE_URL" in res.stderr + res.stdout
 
 
 @pytest.fixture
