@@ -223,9 +223,9 @@ class RateLimiter:
 
     def observe(self, info: ResponseInfo) -> None:
         """Learn the announced limit and adapt the shared rate to what Composio said."""
-        current = self._current
         seen = announced(info.rate_limit, info.rate_window)
-        learn = seen if seen is not None and seen != current.learned else None
+        learn = seen if seen is not None and seen != self._current.learned else None
+        current = self._current if learn is None else self._know(learn)
         change = adaptation(info, own_rate=current.budget.per_second, **self._tuning)
         if learn is None and change is None:
             return
@@ -238,7 +238,7 @@ class RateLimiter:
             self._fail_open("observe", exc)
             return
         if learn is not None:
-            self._current = self._know(learn)
+            self._current = current
             if changed:
                 self._log_learned(learn)
         if change is not None and (lowered or change.hold):
