@@ -66,7 +66,8 @@ class Settings:
     task_max_retries: int = 10
     visibility_timeout: float = 3600.0
     worker_concurrency: int = 16
-    rate_limit: tuple[float, float] | None = (1500.0, 60.0)  # (requests, per seconds); None: off
+    rate_limit: tuple[float, float] | None = None  # cap (requests, per s); None: auto; 0: off
+    rate_limit_share: float = 0.5  # of the limit Composio announces
     rate_limit_burst: int = 10
 
 
@@ -125,21 +126,29 @@ _PERIODS = {
 
 
 def _rate(raw: str | None, problems: list[str]) -> tuple[float, float] | None:
-    """``ROTATOR_RATE_LIMIT``: ``1500/min``, ``25/s``, ``20000/10min``; ``0`` or empty: off."""
-    if raw is None:
-        return (1500.0, 60.0)
-    text = raw.strip().lower()
+    """``ROTATOR_RATE_LIMIT``: ``auto`` or empty (None), ``1500/min``, ``25/s``, ``20000/10min``;
+    ``0``: off, as ``(0.0, 1.0)``."""
+    text = (raw or "auto").strip().lower()
     match = _RATE.fullmatch(text)
     unit = _PERIODS.get(match.group(3)) if match else None
-    if text in ("", "0") or (match and float(match.group(1)) == 0):
+    if text == "auto":
         return None
+    if text == "0" or (match and float(match.group(1)) == 0):
+        return (0.0, 1.0)
     if match is None or unit is None or float(match.group(2) or 1) == 0:
         problems.append(
             f"ROTATOR_RATE_LIMIT={raw!r} is not REQUESTS/PERIOD such as 1500/min, 25/s, 90000/h "
-            "or 20000/10min (0 or empty: no limit)"
+            "or 20000/10min, auto (the default) or 0 (off)"
         )
         return None
     return float(match.group(1)), float(match.group(2) or 1) * unit
+
+
+def _share(env: Mapping[str, str], problems: list[str]) -> float:
+    value = _f(env, "ROTATOR_RATE_LIMIT_SHARE", 0.5, problems)
+    if not 0 < value <= 1:
+        problems.append("ROTATOR_RATE_LIMIT_SHARE must be more than 0 and at most 1")
+    return value
 
 
 def _check_url(name: str, value: str, schemes: tuple[str, ...], problems: list[str]) -> None:
@@ -226,6 +235,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         worker_concurrency=_i(env, "ROTATOR_WORKER_CONCURRENCY", 16, problems),
         rate_limit=_rate(env.get("ROTATOR_RATE_LIMIT"), problems),
         rate_limit_burst=_i(env, "ROTATOR_RATE_LIMIT_BURST", 10, problems),
+        rate_limit_share=_share(env, problems),
     )
     _check_url("COMPOSIO_BASE_URL", s.composio_base_url, ("http", "https"), problems)
     _check_url("ROTATOR_REDIS_URL", s.redis_url, ("redis", "rediss", "unix"), problems)

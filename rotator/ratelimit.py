@@ -1,18 +1,24 @@
-"""rotator's own cap on requests to Composio, shared by every worker and thread through Redis.
+"""rotator's share of Composio's rate limit, shared by every worker and thread through Redis.
 
-Composio counts requests per organisation in a fixed one-minute window (2,000/min on Starter),
-shared with every other client of the organisation. ``RateLimiter`` keeps rotator under a
-configured budget with GCRA (the generic cell rate algorithm): one hash in Redis holds the
-theoretical arrival time of the next request; a Lua script run with EVALSHA (EVAL when the
-server does not know the script) grants a request or says how long to wait, in one round trip,
-on the Redis server's clock (``TIME``), so workers' clocks do not matter. ``burst`` requests may
-go at once; after that one every ``period / rate`` seconds. A refused call consumes nothing.
+Composio counts requests per organisation in a fixed window (2,000/min on Starter), shared with
+every other client of the organisation, and announces the limit on every answer. The decisions
+(how much to take, when to slow down) are pure, in ``rotator.ratelimit_policy``; this module does
+the Redis part. ``RateLimiter`` keeps rotator within its ``Budget`` with GCRA (the generic cell
+rate algorithm): one hash in Redis holds the theoretical arrival time of the next request; a Lua
+script run with EVALSHA (EVAL when the server does not know the script) grants a request or says
+how long to wait, in one round trip, on the Redis server's clock (``TIME``), so workers' clocks
+do not matter. A refused call consumes nothing.
 
-``observe`` adapts down: a 429, or ``X-RateLimit-Remaining`` under ``low_water`` of
-``X-RateLimit`` (someone else is using the organisation's budget), lowers the shared rate by a
-factor stored in the same hash, for one window (``X-RateLimit-Window-Size``, else 60 s) after
-the latest such answer; then the configured rate is back. A 429 with ``Retry-After`` also holds
-every worker back until then (capped at one window). Healthy answers cost no Redis call.
+Learning: the same hash holds the limit Composio last announced (kept a day). Every acquire's
+reply carries it back, so each process follows a limit another one learned at no extra cost;
+``observe`` writes it only when an answer announces something other than what this process
+knows, and only the process whose write changed the stored value logs ``ratelimit.learned``.
+
+``observe`` also adapts down: a 429, or ``X-RateLimit-Remaining`` under ``low_water`` of
+``X-RateLimit`` while our own share cannot explain it (someone else is using the
+organisation's budget), lowers the shared rate by a factor stored in the same hash, for one
+window after the latest such answer. A 429 with ``Retry-After`` also holds every worker back
+until then (capped at one window). Healthy answers with a known limit cost no Redis call.
 
 Redis errors fail OPEN: a limiter that cannot reach Redis grants every request and logs
 ``ratelimit.unavailable`` (at most every 30 s per process). A limiter outage must never stop
@@ -32,6 +38,16 @@ from redis.retry import Retry
 
 from rotator.config import Settings
 from rotator.models import ResponseInfo
+from rotator.ratelimit_policy import (
+    Adaptation,
+    Announced,
+    Budget,
+    adaptation,
+    announced,
+    budget,
+    decode_learned,
+    encode_learned,
+)
 from rotator.state import Keys
 
 __all__ = ["Adaptation", "RateLimiter", "adaptation"]
@@ -41,182 +57,191 @@ log = structlog.get_logger("rotator.ratelimit")
 _US = 1_000_000
 _WARN_EVERY = 30.0
 
-# Shared by both scripts: the time (ARGV's injected clock, else the server's) in microseconds.
-_NOW = """
+# Shared by both scripts: the time (ARGV's injected clock, else the server's) in microseconds,
+# the hash's fields, and its expiry (a day while a learned limit is in it).
+_HEAD = """
 local now = tonumber(ARGV[#ARGV])
 if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
+local h = redis.call('HMGET', KEYS[1], 'tat', 'factor', 'until', 'hold', 'limit', 'window')
 local function fmt(x) return string.format('%.0f', x) end
-local function expire(last)
-  redis.call('PEXPIRE', KEYS[1], math.ceil((math.max(last, now) - now) / 1000) + 1000)
+local function expire(last, learned)
+  local ms = math.ceil((math.max(last, now) - now) / 1000) + 1000
+  if learned then ms = math.max(ms, 86400000) end
+  redis.call('PEXPIRE', KEYS[1], ms)
 end
 """
 
-# ARGV: interval (us), tolerance (us), now. Returns 0 (granted) or the wait in microseconds.
+# ARGV: interval (us), tolerance (us), now. Returns {0 (granted) or the wait in microseconds,
+# learned limit, learned window} ('' when none is learned).
 _ACQUIRE = (
-    _NOW
+    _HEAD
     + """
-local h = redis.call('HMGET', KEYS[1], 'tat', 'factor', 'until', 'hold')
+local learned = {h[5] or '', h[6] or ''}
 local hold = tonumber(h[4]) or 0
-if hold > now then return math.ceil(hold - now) end
+if hold > now then return {math.ceil(hold - now), learned[1], learned[2]} end
 local untl = tonumber(h[3]) or 0
 local factor = 1
 if untl > now then factor = math.max(tonumber(h[2]) or 1, 0.01) end
 local tat = math.max(tonumber(h[1]) or now, now)
 local early = tat - now - tonumber(ARGV[2])
-if early > 0 then return math.ceil(early) end
+if early > 0 then return {math.ceil(early), learned[1], learned[2]} end
 tat = tat + tonumber(ARGV[1]) / factor
 redis.call('HSET', KEYS[1], 'tat', fmt(tat))
-expire(math.max(tat, untl))
-return 0
+expire(math.max(tat, untl), h[5])
+return {0, learned[1], learned[2]}
 """
 )
 
-# ARGV: factor, ttl (us), hold (us), now. Returns 1 when the factor went down, else 0.
+# ARGV: factor (0: none), ttl (us), hold (us), limit ('': none), window, now.
+# Returns {1 when the factor went down else 0, 1 when the learned limit changed else 0}.
 _OBSERVE = (
-    _NOW
+    _HEAD
     + """
-local h = redis.call('HMGET', KEYS[1], 'tat', 'factor', 'until', 'hold')
+local changed, lowered = 0, 0
+local learned = h[5]
+if ARGV[4] ~= '' and (h[5] ~= ARGV[4] or h[6] ~= ARGV[5]) then
+  redis.call('HSET', KEYS[1], 'limit', ARGV[4], 'window', ARGV[5])
+  changed, learned = 1, ARGV[4]
+end
 local untl = tonumber(h[3]) or 0
-local current = 1
-if untl > now then current = tonumber(h[2]) or 1 end
-local factor = tonumber(ARGV[1])
-if factor <= current then
-  untl = now + tonumber(ARGV[2])
-  redis.call('HSET', KEYS[1], 'factor', ARGV[1], 'until', fmt(untl))
-end
 local hold = tonumber(h[4]) or 0
-if tonumber(ARGV[3]) > 0 and now + tonumber(ARGV[3]) > hold then
-  hold = now + tonumber(ARGV[3])
-  redis.call('HSET', KEYS[1], 'hold', fmt(hold))
+local factor = tonumber(ARGV[1])
+if factor > 0 then
+  local current = 1
+  if untl > now then current = tonumber(h[2]) or 1 end
+  if factor <= current then
+    untl = now + tonumber(ARGV[2])
+    redis.call('HSET', KEYS[1], 'factor', ARGV[1], 'until', fmt(untl))
+  end
+  if factor < current then lowered = 1 end
+  if tonumber(ARGV[3]) > 0 and now + tonumber(ARGV[3]) > hold then
+    hold = now + tonumber(ARGV[3])
+    redis.call('HSET', KEYS[1], 'hold', fmt(hold))
+  end
 end
-expire(math.max(tonumber(h[1]) or 0, untl, hold))
-if factor < current then return 1 end
-return 0
+expire(math.max(tonumber(h[1]) or 0, untl, hold), learned)
+return {lowered, changed}
 """
 )
 
 
 @dataclass(frozen=True)
-class Adaptation:
-    """Lower the shared rate to ``factor`` x configured for ``ttl`` s; pause all for ``hold`` s."""
+class _Current:
+    """What this process knows: the learned limit, the budget, and GCRA's spacing (us)."""
 
-    factor: float
-    ttl: float
-    hold: float
-    reason: str
-
-
-def adaptation(
-    info: ResponseInfo,
-    *,
-    low_water: float = 0.1,
-    low_factor: float = 0.5,
-    throttled_factor: float = 0.25,
-    default_window: float = 60.0,
-    own_rate: float | None = None,
-) -> Adaptation | None:
-    """What one Composio answer says about the organisation's budget; None: nothing to change."""
-    window = info.rate_window if info.rate_window and info.rate_window > 0 else default_window
-    if info.status == 429 or info.slug == "HTTP_TooManyRequests":
-        hold = min(max(info.retry_after or 0.0, 0.0), window)
-        return Adaptation(throttled_factor, window, hold, "429")
-    limit, remaining = info.rate_limit, info.rate_remaining
-    if not (limit and limit > 0 and remaining is not None and remaining < low_water * limit):
-        return None
-    # Our own steady use leaves at least limit - own budget per window: when that is more than
-    # the low-water mark, a low Remaining means other clients share the budget -> slow down.
-    # Configured close to the limit, a low Remaining is our own doing: 429s remain the signal.
-    if own_rate is not None and own_rate * window > (1 - low_water) * limit:
-        return None
-    return Adaptation(low_factor, window, 0.0, f"remaining {remaining}/{limit}")
+    learned: Announced | None
+    budget: Budget
+    interval: float
+    tolerance: float
 
 
 class RateLimiter:
     """A GCRA limiter in Redis, shared by every process using the same ``key``; thread-safe.
 
-    ``clock`` (seconds) replaces the Redis server's clock: for tests only, and then every user
-    of the key must pass the same clock.
+    ``share`` of the announced limit, capped by ``cap`` (requests, per seconds); see
+    ``rotator.ratelimit_policy.budget``. ``clock`` (seconds) replaces the Redis server's clock:
+    for tests only, and then every user of the key must pass the same clock.
     """
 
     def __init__(
         self,
         client: redis.Redis,
         *,
-        rate: float,
-        period: float,
-        burst: int,
+        share: float = 0.5,
+        cap: tuple[float, float] | None = None,
+        burst: int = 10,
         key: str = Keys.ratelimit,
         clock: Callable[[], float] | None = None,
         low_water: float = 0.1,
         low_factor: float = 0.5,
         throttled_factor: float = 0.25,
     ) -> None:
-        if rate <= 0 or period <= 0 or burst < 1:
-            raise ValueError("rate and period must be positive and burst at least 1")
+        if not 0 < share <= 1 or burst < 1 or (cap is not None and min(cap) <= 0):
+            raise ValueError("share must be in (0, 1], burst at least 1, a cap positive")
         if not (0 < low_factor <= 1 and 0 < throttled_factor <= 1 and 0 <= low_water < 1):
             raise ValueError("factors must be in (0, 1] and low_water in [0, 1)")
         self.key = key
         self._client = client
-        if burst > rate:
-            raise ValueError("burst must not exceed the rate per period")
-        # The burst counts inside the budget: at most ``rate`` grants in any ``period``.
-        self._interval = period / (rate - burst + 1) * _US
-        self._tolerance = (burst - 1) * self._interval
+        self._share, self._cap, self._burst = share, cap, burst
         self._clock = clock
         self._tuning = {
             "low_water": low_water,
             "low_factor": low_factor,
             "throttled_factor": throttled_factor,
-            "own_rate": rate / period,
         }
         self._acquire = client.register_script(_ACQUIRE)
         self._observe = client.register_script(_OBSERVE)
         self._warned_at = -_WARN_EVERY
+        self._raw: tuple[bytes, bytes] = (b"", b"")
+        self._current = self._know(None)
 
     @classmethod
-    def from_url(cls, url: str, *, rate: float, period: float, burst: int) -> RateLimiter:
+    def from_url(
+        cls, url: str, *, share: float, cap: tuple[float, float] | None, burst: int
+    ) -> RateLimiter:
         """A limiter with its own Redis client: 1 s timeouts, one immediate retry, so that a
         Redis outage costs each request at most a couple of seconds before failing open."""
         client = redis.Redis.from_url(
             url, socket_timeout=1.0, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 1)
         )
-        return cls(client, rate=rate, period=period, burst=burst)
+        return cls(client, share=share, cap=cap, burst=burst)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter | None:
-        """The limiter ``ROTATOR_RATE_LIMIT`` asks for; None when the limit is off."""
-        if settings.rate_limit is None:
+        """The limiter the settings ask for; None when ``ROTATOR_RATE_LIMIT=0`` turns it off."""
+        cap = settings.rate_limit
+        if cap is not None and cap[0] == 0:
             return None
-        rate, period = settings.rate_limit
         return cls.from_url(
-            settings.redis_url, rate=rate, period=period, burst=settings.rate_limit_burst
+            settings.redis_url,
+            share=settings.rate_limit_share,
+            cap=cap,
+            burst=settings.rate_limit_burst,
         )
+
+    @property
+    def budget(self) -> Budget:
+        """The budget this process currently grants by."""
+        return self._current.budget
 
     def acquire(self) -> float:
         """Take one request's slot: 0.0 = go now, else seconds to wait before asking again."""
+        current = self._current
         try:
-            args = (self._interval, self._tolerance, self._now())
-            wait = self._acquire(keys=[self.key], args=args)
+            args = (current.interval, current.tolerance, self._now())
+            wait, limit, window = self._acquire(keys=[self.key], args=args)
         except redis.RedisError as exc:
             self._fail_open("acquire", exc)
             return 0.0
+        if (limit, window) != self._raw:  # another process learned a limit (or it expired)
+            self._raw = (limit, window)
+            self._current = self._know(decode_learned(limit, window))
         return int(wait) / _US
 
     def observe(self, info: ResponseInfo) -> None:
-        """Adapt the shared rate to what Composio said about the organisation's budget."""
-        change = adaptation(info, **self._tuning)
-        if change is None:
+        """Learn the announced limit and adapt the shared rate to what Composio said."""
+        seen = announced(info.rate_limit, info.rate_window)
+        learn = seen if seen is not None and seen != self._current.learned else None
+        current = self._current if learn is None else self._know(learn)
+        change = adaptation(info, own_rate=current.budget.per_second, **self._tuning)
+        if learn is None and change is None:
             return
-        args = (change.factor, change.ttl * _US, change.hold * _US, self._now())
+        limit, window = encode_learned(learn) if learn is not None else ("", "")
+        factor, ttl, hold = (change.factor, change.ttl, change.hold) if change else (0, 0, 0)
         try:
-            lowered = self._observe(keys=[self.key], args=args)
+            args = (factor, ttl * _US, hold * _US, limit, window, self._now())
+            lowered, changed = self._observe(keys=[self.key], args=args)
         except redis.RedisError as exc:
             self._fail_open("observe", exc)
             return
-        if lowered or change.hold:
+        if learn is not None:
+            self._current = current
+            if changed:
+                self._log_learned(learn)
+        if change is not None and (lowered or change.hold):
             log.warning(
                 "ratelimit.adapted",
                 factor=change.factor,
@@ -228,6 +253,22 @@ class RateLimiter:
     def close(self) -> None:
         """Close the Redis client given to (or made by) this limiter."""
         self._client.close()
+
+    def _know(self, learned: Announced | None) -> _Current:
+        chosen = budget(learned, share=self._share, cap=self._cap, burst=self._burst)
+        interval, tolerance = chosen.spacing()
+        return _Current(learned, chosen, interval * _US, tolerance * _US)
+
+    def _log_learned(self, learned: Announced) -> None:
+        chosen = self._current.budget
+        log.info(
+            "ratelimit.learned",
+            limit=learned.limit,
+            window_s=learned.window,
+            share=self._share,
+            rate=round(chosen.per_second, 3),
+            capped=chosen.source == "cap",
+        )
 
     def _now(self) -> str:
         return "" if self._clock is None else f"{self._clock() * _US:.0f}"
