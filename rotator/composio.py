@@ -3,11 +3,12 @@
 ``ComposioClient`` is thread-safe and meant to be shared: one keep-alive connection pool per
 process, timeouts always set, exactly one auth header (``x-api-key``). httpx errors are
 translated here and nowhere else: a blip is retried in the call, an outage becomes
-``ComposioUnavailable`` (with ``retry_after`` for the Celery countdown), a refusal becomes
-``ComposioRejected``. Both carry ``attempts``. The API key and the credential values never
-appear in logs or exception messages (they are scrubbed even from Composio's own messages).
-An optional ``Limiter`` (``rotator.ratelimit``) is asked before every attempt and told every
-answer: a short wait is slept here, a longer one raises ``ComposioUnavailable(retry_after=...)``.
+``ComposioUnavailable`` (carrying the server's wait, ``server_wait``, if it gave one), a
+refusal becomes ``ComposioRejected``. Both carry ``attempts``. The API key and the credential
+values never appear in logs or exception messages (they are scrubbed even from Composio's own
+messages). An optional ``Limiter`` (``rotator.ratelimit``) is asked before every attempt and
+told every answer: a short wait is slept here, a longer one raises
+``ComposioUnavailable(earliest=...)``, rotator's own earliest next attempt.
 """
 
 from __future__ import annotations
@@ -286,12 +287,11 @@ class ComposioClient:
         waited = 0.0
         while self._limiter is not None and (wait := self._limiter.acquire()) > 0:
             if waited + wait > self._budget.in_call_max_wait:
-                exc = ComposioUnavailable(
+                raise ComposioUnavailable(
                     f"rotator's own Composio rate limit: next slot in {wait:.1f}s",
-                    retry_after=wait,
+                    earliest=wait,
+                    attempts=attempts,
                 )
-                setattr(exc, "attempts", attempts)  # noqa: B010 - as in composio_parse
-                raise exc
             self._sleep(wait)
             waited += wait
 

@@ -183,6 +183,8 @@ class RetryAction(enum.Enum):
 
 @dataclass(frozen=True)
 class Decision:
+    """``delay``: RETRY_NOW's sleep in the call; RETRY_LATER's server wait (0: none given)."""
+
     action: RetryAction
     delay: float
     reason: str
@@ -201,7 +203,8 @@ class Outcome:
     http_status: int | None = None
     error_slug: str | None = None
     request_id: str | None = None
-    retry_after: float | None = None
+    server_wait: float | None = None  # the server's Retry-After, as the error carried it
+    retry_in: float | None = None  # rotator's countdown to the next attempt (retry_later only)
     duration_ms: float = 0.0
     error: str | None = None
     suggested_fix: str | None = None

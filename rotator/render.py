@@ -54,8 +54,8 @@ def print_outcomes(outcomes: Sequence[Outcome], out: TextIO | None = None) -> No
         table.add_column(col, overflow="fold")
     for o in outcomes:
         why = o.error or o.reason
-        if o.retry_after is not None:
-            why += f" (retry in {o.retry_after:.0f}s)"
+        if o.retry_in is not None:
+            why += f" (retry in {o.retry_in:.0f}s)"
         table.add_row(
             o.auth_config_id,
             _c(o.result),

@@ -15,13 +15,14 @@ from rotator.config import Settings, load_fingerprint_key, longest_rotation
 from rotator.errors import RotatorError
 from rotator.logs import SECRETS, scrub
 from rotator.models import Binding, Secret
+from rotator.policy import RetryBudget
 from rotator.ratelimit import RateLimiter
 from rotator.service import RotationService
 from rotator.state import StateStore
 from rotator.status import StatusRow, status_row
 from rotator.vault import VaultClient
 
-__all__ = ["Runtime", "build_runtime"]
+__all__ = ["Runtime", "build_runtime", "queue_ttl"]
 
 API_KEY_FIELD = "api_key"
 
@@ -107,6 +108,11 @@ class Runtime:
             self.limiter.close()
 
 
+def queue_ttl(settings: Settings) -> float:
+    """How long a dedupe key lives: past any redelivery, so a lost message is queued again."""
+    return settings.visibility_timeout + settings.lock_ttl
+
+
 def build_runtime(settings: Settings) -> Runtime:
     """Everything the CLI and the worker need, built from validated settings."""
     longest = longest_rotation(settings)
@@ -141,5 +147,8 @@ def build_runtime(settings: Settings) -> Runtime:
         catalog=catalog,
         fingerprint_key=load_fingerprint_key(settings),
         lock_ttl=settings.lock_ttl,
+        budget=RetryBudget.from_settings(settings),
+        max_retries=settings.task_max_retries,
+        queue_ttl=queue_ttl(settings),
     )
     return Runtime(settings, vault, composio, state, catalog, service, limiter)

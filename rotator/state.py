@@ -241,6 +241,11 @@ class StateStore:
 
     # streams
     @_translated
+    def audit(self, entry: Mapping[str, object]) -> None:
+        """One audit event with no state change (a rotation skipped because it is paused)."""
+        self.redis.xadd(Keys.audit, _flat(entry), maxlen=STREAM_MAXLEN, approximate=True)
+
+    @_translated
     def dead_letter(self, entry: Mapping[str, object]) -> str:
         return str(
             self.redis.xadd(Keys.dead_letter, _flat(entry), maxlen=STREAM_MAXLEN, approximate=True)
@@ -277,7 +282,7 @@ class StateStore:
             Keys.lock(nanoid), timeout=ttl, blocking=wait > 0, blocking_timeout=wait or None
         )
         if not lock.acquire():
-            raise LockBusy(f"{nanoid}: another rotation holds the lock", retry_after=min(ttl, 5.0))
+            raise LockBusy(f"{nanoid}: another rotation holds the lock", earliest=min(ttl, 5.0))
         return HeldLock(lock, nanoid)
 
     # operator switches and sweep bookkeeping

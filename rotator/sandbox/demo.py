@@ -22,7 +22,7 @@ from rotator.sandbox.demo_live import LiveServices, follow_until
 from rotator.sandbox.processes import SandboxError
 from rotator.sandbox.stack import LocalStack
 
-__all__ = ["run_demo"]
+__all__ = ["rotation_round", "run_demo"]
 
 PREFIX = "composio/auth_configs"
 
@@ -59,7 +59,8 @@ def _expected(data: Mapping[str, object]) -> tuple[dict[str, object], dict[str, 
     return creds, shared
 
 
-def _round(rt: Runtime, title: str) -> list[Outcome]:
+def rotation_round(rt: Runtime, title: str) -> list[Outcome]:
+    """Rotate every auth config once, inline (through the service's pause gate), and show it."""
     click.secho(f"\n== {title}", bold=True)
     ids = list(rt.catalog.view(fresh=True).bindings)
     outcomes = [rt.service.rotate(i) for i in ids]
@@ -89,12 +90,12 @@ def _demo(stack: LocalStack) -> int:
     try:
         for nanoid, data in seeded.items():
             rt.vault.write_secret("secret", f"{PREFIX}/{nanoid}", data)
-        first = _round(rt, "round 1: first sync (one secret is malformed on purpose)")
+        first = rotation_round(rt, "round 1: first sync (one secret is malformed on purpose)")
         before = len(stack.emulator.patches())
-        _round(rt, "round 2: nothing changed in Vault, so nothing is pushed")
+        rotation_round(rt, "round 2: nothing changed in Vault, so nothing is pushed")
         click.echo(f"PATCHes sent in round 2: {len(stack.emulator.patches()) - before}")
         _rotate_in_vault(rt, seeded)
-        third = _round(rt, "round 3: two secrets rotated in Vault, the broken one fixed")
+        third = rotation_round(rt, "round 3: two secrets rotated in Vault, the broken one fixed")
         click.secho("\n== status", bold=True)
         print_status(rt.status_rows())
         good = _in_step(stack, seeded)
