@@ -103,8 +103,7 @@ def rotate(  # noqa: PLR0917  (click passes options positionally)
         print_json(outcomes_json(outcomes))
     else:
         print_outcomes(outcomes)
-    ok = all(o.result in ("succeeded", "skipped") for o in outcomes)
-    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+    sys.exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED)
 
 
 @cli.command()

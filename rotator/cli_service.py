@@ -13,6 +13,7 @@ from rotator.errors import RotatorError
 from rotator.logs import scrub
 from rotator.models import Outcome
 from rotator.runtime import Runtime
+from rotator.states import Result
 
 __all__ = ["queue_rotations", "register"]
 
@@ -20,10 +21,11 @@ _PASS = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_
 
 
 def _outcome(nanoid: str, raw: object, fallback: str) -> Outcome:
-    if isinstance(raw, dict) and raw.get("result") in ("succeeded", "skipped", "failed"):
+    final = (Result.SUCCEEDED, Result.SKIPPED, Result.FAILED)
+    if isinstance(raw, dict) and raw.get("result") in final:
         fields = {k: v for k, v in raw.items() if k in Outcome.__dataclass_fields__}
-        return Outcome(**fields)
-    return Outcome(auth_config_id=nanoid, result="failed", reason=fallback)
+        return Outcome(**{**fields, "result": Result(raw["result"])})
+    return Outcome(auth_config_id=nanoid, result=Result.FAILED, reason=fallback)
 
 
 def queue_rotations(
@@ -48,7 +50,7 @@ def queue_rotations(
             outcomes.append(_outcome(nanoid, raw, f"task ended in state {res.state}"))
         except Exception:  # celery's TimeoutError: the task is still queued or retrying
             outcomes.append(
-                Outcome(auth_config_id=nanoid, result="retry_later", reason="not done in time")
+                Outcome(auth_config_id=nanoid, result=Result.RETRY_LATER, reason="not done in time")
             )
     return outcomes
 
@@ -168,4 +170,4 @@ def _replay(rt: Runtime, ids: list[str], inline: bool) -> bool:
         queue_rotations(ids, force=False, version=None, wait=False, timeout=0)
         return False
     outcomes = [rt.service.rotate(i) for i in ids]
-    return any(o.result not in ("succeeded", "skipped") for o in outcomes)
+    return not all(o.ok for o in outcomes)

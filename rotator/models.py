@@ -11,14 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rotator.states import ErrorKind, Result
+
 __all__ = [
     "AppliedState",
     "AuthType",
     "Binding",
+    "Brief",
     "Decision",
     "FieldMap",
+    "LastError",
     "Outcome",
-    "OutcomeKind",
     "Payload",
     "Plan",
     "ResponseInfo",
@@ -30,7 +33,6 @@ __all__ = [
 
 AuthType = Literal["custom", "default"]
 Section = Literal["credentials", "shared_credentials"]
-OutcomeKind = Literal["succeeded", "skipped", "failed", "retry_later"]
 
 
 class Secret:
@@ -144,6 +146,30 @@ class AppliedState:
 
 
 @dataclass(frozen=True)
+class LastError:
+    """The last failed attempt of one auth config, as stored in Redis (no secret values)."""
+
+    kind: ErrorKind
+    message: str
+    at: float
+    status: int | None = None
+    slug: str | None = None
+    request_id: str | None = None
+    attempts: int = 0
+    vault_version: int | None = None
+
+
+@dataclass(frozen=True)
+class Brief:
+    """The sweep's view of one auth config's state."""
+
+    applied_version: int | None
+    applied_at: float | None
+    failures: int
+    error_version: int | None
+
+
+@dataclass(frozen=True)
 class Plan:
     """The pure decision for one auth config: push (which version, why) or skip (why)."""
 
@@ -195,7 +221,7 @@ class Outcome:
     """The result of one ``rotate`` call: one canonical log line and one status row."""
 
     auth_config_id: str
-    result: OutcomeKind
+    result: Result
     reason: str
     vault_path: str | None = None
     vault_version: int | None = None
@@ -208,3 +234,8 @@ class Outcome:
     duration_ms: float = 0.0
     error: str | None = None
     suggested_fix: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Pushed, or nothing to push: see ``Result.ok``."""
+        return self.result.ok

@@ -11,6 +11,7 @@ import time
 from rotator.errors import PermanentError, TransientError
 from rotator.logs import scrub
 from rotator.models import Binding, Outcome, SecretVersion
+from rotator.states import Result
 
 __all__ = ["audit_entry", "error_outcome", "log_fields", "since_ms"]
 
@@ -27,7 +28,7 @@ def error_outcome(
     fix = exc.suggested_fix if isinstance(exc, PermanentError) else None
     return Outcome(
         auth_config_id=nanoid,
-        result="retry_later" if transient else "failed",
+        result=Result.RETRY_LATER if transient else Result.FAILED,
         reason=type(exc).__name__,
         vault_path=b.vault_path if b else None,
         vault_version=secret.version if secret else None,

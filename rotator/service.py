@@ -21,12 +21,22 @@ import structlog
 from rotator.catalog import Catalog
 from rotator.errors import PermanentError, StateUnavailable, TransientError
 from rotator.logs import SECRETS
-from rotator.models import AppliedState, Binding, Outcome, Payload, Plan, Secret, SecretVersion
+from rotator.models import (
+    AppliedState,
+    Binding,
+    LastError,
+    Outcome,
+    Payload,
+    Plan,
+    Secret,
+    SecretVersion,
+)
 from rotator.outcomes import audit_entry, error_outcome, log_fields, since_ms
 from rotator.plan import decide, extract_payload, fingerprint
 from rotator.policy import RetryBudget, requeue_delay
 from rotator.ports import ComposioPort, VaultPort
-from rotator.state import HeldLock, LastError, StateStore, best_effort
+from rotator.state import HeldLock, StateStore, best_effort
+from rotator.states import ErrorKind, Result
 
 __all__ = ["RotationService"]
 
@@ -95,7 +105,7 @@ class RotationService:
         ``retry_in`` s (the dedupe key now outlives that); any other outcome is final (retries
         ran out: dead-lettered) and releases the dedupe key."""
         outcome = self._gated(nanoid, _Call(force, version, retries))
-        if outcome.result == "retry_later":
+        if outcome.result is Result.RETRY_LATER:
             if retries < self._max_retries:
                 ttl = self._queue_ttl + (outcome.retry_in or 0.0)
                 best_effort(lambda: self.state.extend_queue(nanoid, ttl=ttl))
@@ -139,7 +149,7 @@ class RotationService:
         """A paused, non-forced rotation: nothing read, nothing pushed; logged and audited."""
         outcome = Outcome(
             auth_config_id=nanoid,
-            result="skipped",
+            result=Result.SKIPPED,
             reason="paused",
             duration_ms=since_ms(call.started),
         )
@@ -178,7 +188,7 @@ class RotationService:
         )
         outcome = Outcome(
             auth_config_id=b.auth_config_id,
-            result="succeeded",
+            result=Result.SUCCEEDED,
             reason=plan.reason,
             vault_path=b.vault_path,
             vault_version=secret.version,
@@ -197,11 +207,11 @@ class RotationService:
         structlog.contextvars.bind_contextvars(auth_config_id=last.auth_config_id)
         outcome = replace(
             last,
-            result="failed",
+            result=Result.FAILED,
             reason=f"retries exhausted ({last.reason})",
             retry_in=None,
         )
-        self._record_error(outcome, "exhausted")
+        self._record_error(outcome, ErrorKind.EXHAUSTED)
         best_effort(lambda: self.state.dead_letter({**audit_entry(outcome), "at": self._clock()}))
         log.error("rotation.failed", **log_fields(outcome))
         return outcome
@@ -209,7 +219,7 @@ class RotationService:
     def _skipped(self, b: Binding, plan: Plan, call: _Call) -> Outcome:
         outcome = Outcome(
             auth_config_id=b.auth_config_id,
-            result="skipped",
+            result=Result.SKIPPED,
             reason=plan.reason,
             vault_path=b.vault_path,
             vault_version=plan.version,
@@ -227,7 +237,7 @@ class RotationService:
         call: _Call,
     ) -> Outcome:
         outcome = error_outcome(nanoid, b, secret, exc, call.started)
-        self._record_error(outcome, "transient")
+        self._record_error(outcome, ErrorKind.TRANSIENT)
         return self._later(outcome, exc, call)
 
     def _later(self, outcome: Outcome, exc: TransientError, call: _Call) -> Outcome:
@@ -252,12 +262,12 @@ class RotationService:
         call: _Call,
     ) -> Outcome:
         outcome = error_outcome(nanoid, b, secret, exc, call.started)
-        self._record_error(outcome, "permanent")
+        self._record_error(outcome, ErrorKind.PERMANENT)
         best_effort(lambda: self.state.dead_letter({**audit_entry(outcome), "at": self._clock()}))
         log.error("rotation.failed", **log_fields(outcome))
         return outcome
 
-    def _record_error(self, o: Outcome, kind: str) -> None:
+    def _record_error(self, o: Outcome, kind: ErrorKind) -> None:
         err = LastError(
             kind=kind,
             message=o.error or o.reason,

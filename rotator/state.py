@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import ParamSpec, TypeVar, cast
 
 import redis
@@ -18,11 +17,12 @@ from redis.exceptions import LockError
 from redis.lock import Lock
 
 from rotator.errors import LockBusy, StateUnavailable
-from rotator.models import AppliedState
+from rotator.models import AppliedState, Brief, LastError
+from rotator.states import ErrorKind
 
 log = structlog.get_logger("rotator.state")
 
-__all__ = ["Brief", "HeldLock", "Keys", "LastError", "StateStore", "best_effort"]
+__all__ = ["HeldLock", "Keys", "StateStore", "best_effort"]
 
 STREAM_MAXLEN = 100_000
 
@@ -58,28 +58,6 @@ class Keys:
     paused_ids = "rotator:paused_ids"
     last_sweep = "rotator:sweep:last"
     ratelimit = "rotator:ratelimit:composio"
-
-
-@dataclass(frozen=True)
-class LastError:
-    kind: str  # "transient" | "permanent"
-    message: str
-    at: float
-    status: int | None = None
-    slug: str | None = None
-    request_id: str | None = None
-    attempts: int = 0
-    vault_version: int | None = None
-
-
-@dataclass(frozen=True)
-class Brief:
-    """The sweep's view of one auth config's state."""
-
-    applied_version: int | None
-    applied_at: float | None
-    failures: int
-    error_version: int | None
 
 
 def _opt_int(raw: str | None) -> int | None:
@@ -208,7 +186,7 @@ class StateStore:
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(Keys.last_error(nanoid))
         pipe.hset(Keys.last_error(nanoid), mapping=_flat(error.__dict__))
-        if error.kind == "permanent":
+        if error.kind is ErrorKind.PERMANENT:
             pipe.incr(Keys.failures(nanoid))
         else:
             pipe.get(Keys.failures(nanoid))
@@ -223,7 +201,7 @@ class StateStore:
             return None
         try:
             return LastError(
-                kind=raw.get("kind", "?"),
+                kind=ErrorKind(raw.get("kind", "")),
                 message=raw.get("message", ""),
                 at=float(raw.get("at", 0)),
                 status=_opt_int(raw.get("status")),

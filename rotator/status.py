@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
-from rotator.models import AppliedState
-from rotator.state import LastError
+from rotator.models import AppliedState, LastError
+from rotator.states import RowState
 
 __all__ = ["StatusRow", "status_row"]
 
@@ -17,7 +17,7 @@ class StatusRow:
     vault_path: str
     vault_version: int | None
     applied_version: int | None
-    state: str  # synced | pending | retrying | failed | unknown (+ quarantined, paused)
+    state: RowState
     last_error: str | None
     last_error_status: int | None
     last_error_slug: str | None
@@ -34,13 +34,15 @@ def _iso(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="seconds")
 
 
-def _state(vault_version: int | None, applied: AppliedState | None, err: LastError | None) -> str:
+def _state(
+    vault_version: int | None, applied: AppliedState | None, err: LastError | None
+) -> RowState:
     if vault_version is None:
-        return "unknown"
+        return RowState.UNKNOWN
     in_step = applied is not None and applied.version == vault_version
     if err is not None and (applied is None or err.at >= applied.applied_at):
-        return "failed" if err.kind in ("permanent", "exhausted") else "retrying"
-    return "synced" if in_step else "pending"
+        return RowState.FAILED if err.kind.final else RowState.RETRYING
+    return RowState.SYNCED if in_step else RowState.PENDING
 
 
 def status_row(
@@ -61,9 +63,9 @@ def status_row(
         vault_path=vault_path,
         vault_version=vault_version,
         applied_version=applied.version if applied else None,
-        state="paused"
+        state=RowState.PAUSED
         if paused
-        else "quarantined"
+        else RowState.QUARANTINED
         if quarantined
         else _state(vault_version, applied, err),
         last_error=vault_problem or (err.message if err else None),

@@ -18,6 +18,7 @@ from celery import Task
 
 from rotator.app import ROTATE_TASK, SWEEP_TASK, app, settings
 from rotator.runtime import Runtime, build_runtime, queue_ttl
+from rotator.states import Result
 from rotator.sweep import sweep as run_sweep
 
 __all__ = ["rotate", "runtime", "sweep"]
@@ -45,7 +46,7 @@ def rotate(
         outcome = runtime().service.rotate_queued(
             nanoid, force=bool(force), version=version, retries=retries
         )
-    if outcome.result == "retry_later":
+    if outcome.result is Result.RETRY_LATER:
         raise self.retry(countdown=outcome.retry_in)
     return asdict(outcome)
 

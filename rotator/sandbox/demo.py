@@ -21,6 +21,7 @@ from rotator.runtime import Runtime, build_runtime
 from rotator.sandbox.demo_live import LiveServices, follow_until
 from rotator.sandbox.processes import SandboxError
 from rotator.sandbox.stack import LocalStack
+from rotator.states import Result
 
 __all__ = ["rotation_round", "run_demo"]
 
@@ -102,8 +103,9 @@ def _demo(stack: LocalStack) -> int:
         click.echo(
             f"\nComposio holds exactly Vault's values for {good}/{len(seeded)} auth configs."
         )
-        expected_first = sum(o.result == "failed" for o in first) == 1
-        ok = expected_first and all(o.result != "failed" for o in third) and good == len(seeded)
+        expected_first = sum(o.result is Result.FAILED for o in first) == 1
+        third_ok = all(o.result is not Result.FAILED for o in third)
+        ok = expected_first and third_ok and good == len(seeded)
         return 0 if ok else 1
     finally:
         rt.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from rotator.render import colour
 from rotator.runtime import Runtime
 from rotator.sandbox.stack import LocalStack
 
@@ -69,14 +70,13 @@ class LiveServices:
 
 def _line(fields: dict[str, str]) -> str:
     outcome = fields.get("outcome", "?")
-    colour = {"succeeded": "green", "failed": "red", "retry_later": "yellow"}.get(outcome)
     text = (
         f"{time.strftime('%H:%M:%S')}  {fields.get('auth_config_id', '?'):<17} "
         f"{outcome:<11} v{fields.get('vault_version', '-'):<3} "
         f"{fields.get('http_status', ''):<4} {fields.get('request_id', '')}"
     )
     reason = fields.get("error") or fields.get("reason", "")
-    return click.style(text, fg=colour) + f"  {reason[:160]}"
+    return click.style(text, fg=colour(outcome)) + f"  {reason[:160]}"
 
 
 def follow_until(
