@@ -29,6 +29,7 @@ __all__ = [
     "Secret",
     "SecretVersion",
     "Section",
+    "StoredState",
 ]
 
 AuthType = Literal["custom", "default"]
@@ -167,6 +168,15 @@ class Brief:
     applied_at: float | None
     failures: int
     error_version: int | None
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """Everything Redis holds about one auth config, for ``rotator status``."""
+
+    applied: AppliedState | None
+    last_error: LastError | None
+    failures: int
 
 
 @dataclass(frozen=True)

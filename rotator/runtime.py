@@ -19,7 +19,7 @@ from rotator.policy import RetryBudget
 from rotator.ratelimit import RateLimiter
 from rotator.service import RotationService
 from rotator.state import StateStore
-from rotator.status import StatusRow, status_row
+from rotator.status import StatusRow, status_rows
 from rotator.vault import VaultClient
 
 __all__ = ["Runtime", "build_runtime", "queue_ttl"]
@@ -71,34 +71,16 @@ class Runtime:
             return dict(pool.map(one, bindings.items()))
 
     def status_rows(self) -> list[StatusRow]:
-        """One status row per auth config: Vault's current version against the stored state."""
-        rows = []
-        everything_paused, paused_ids = self.state.paused()
-        quarantine_after = self.settings.quarantine_after
+        """One status row per auth config: Vault's current version against the stored state
+        (Redis read in one pipeline for all of them)."""
         bindings = self.catalog.view(fresh=True).bindings
-        versions = self.vault_versions(bindings)
-        for nanoid, b in bindings.items():
-            found = versions[nanoid]
-            version = found if isinstance(found, int) else None
-            problem = found if isinstance(found, str) else None
-            err = self.state.get_last_error(nanoid)
-            failures = self.state.consecutive_failures(nanoid)
-            rows.append(
-                status_row(
-                    auth_config_id=nanoid,
-                    vault_path=b.vault_path,
-                    vault_version=version,
-                    applied=self.state.get_applied(nanoid),
-                    last_error=err,
-                    vault_problem=problem,
-                    paused=everything_paused or nanoid in paused_ids,
-                    quarantined=bool(quarantine_after)
-                    and failures >= quarantine_after
-                    and err is not None
-                    and err.vault_version == version,
-                )
-            )
-        return rows
+        return status_rows(
+            bindings,
+            self.vault_versions(bindings),
+            self.state.stored(list(bindings)),
+            paused=self.state.paused(),
+            quarantine_after=self.settings.quarantine_after,
+        )
 
     def close(self) -> None:
         self.composio.close()

@@ -35,7 +35,8 @@ from rotator.outcomes import audit_entry, error_outcome, log_fields, since_ms
 from rotator.plan import decide, extract_payload, fingerprint
 from rotator.policy import RetryBudget, requeue_delay
 from rotator.ports import ComposioPort, VaultPort
-from rotator.state import HeldLock, StateStore, best_effort
+from rotator.state import StateStore
+from rotator.state_lock import HeldLock, best_effort
 from rotator.states import ErrorKind, Result
 
 __all__ = ["RotationService"]

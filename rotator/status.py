@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from rotator.models import AppliedState, LastError
+from rotator.models import AppliedState, Binding, LastError, StoredState
+from rotator.plan import quarantined
 from rotator.states import RowState
 
-__all__ = ["StatusRow", "status_row"]
+__all__ = ["StatusRow", "status_row", "status_rows"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,39 @@ def status_row(
         last_error_request_id=err.request_id if err else None,
         last_success=_iso(applied.applied_at) if applied else None,
     )
+
+
+def status_rows(
+    bindings: Mapping[str, Binding],
+    versions: Mapping[str, int | str],
+    stored: Mapping[str, StoredState],
+    *,
+    paused: tuple[bool, set[str]],
+    quarantine_after: int,
+) -> list[StatusRow]:
+    """Every auth config's row; ``versions`` holds Vault's version, or why Vault could not tell."""
+    everything_paused, paused_ids = paused
+    rows = []
+    for nanoid, b in bindings.items():
+        found, s = versions[nanoid], stored[nanoid]
+        version = found if isinstance(found, int) else None
+        err = s.last_error
+        rows.append(
+            status_row(
+                auth_config_id=nanoid,
+                vault_path=b.vault_path,
+                vault_version=version,
+                applied=s.applied,
+                last_error=err,
+                vault_problem=found if isinstance(found, str) else None,
+                paused=everything_paused or nanoid in paused_ids,
+                quarantined=err is not None
+                and quarantined(
+                    failures=s.failures,
+                    error_version=err.vault_version,
+                    current_version=version,
+                    quarantine_after=quarantine_after,
+                ),
+            )
+        )
+    return rows

@@ -81,16 +81,20 @@ def _in_step(stack: LocalStack, vault: Mapping[str, Mapping[str, object]]) -> in
     return good
 
 
-def _demo(stack: LocalStack) -> int:
+def _seeded(stack: LocalStack, rt: Runtime) -> dict[str, dict[str, object]]:
+    """The four demo auth configs, in the emulated Composio and in Vault (the one seeding)."""
     seeded = _seed()
     for nanoid, data in seeded.items():
         kind = "default" if data.get("type") == "default" else "custom"
         stack.emulator.add_auth_config(nanoid, type=kind, toolkit=nanoid[7:-2].lower())
-    settings = load_settings(stack.env())
-    rt = build_runtime(settings)
+        rt.vault.write_secret("secret", f"{PREFIX}/{nanoid}", data)
+    return seeded
+
+
+def _demo(stack: LocalStack) -> int:
+    rt = build_runtime(load_settings(stack.env()))
     try:
-        for nanoid, data in seeded.items():
-            rt.vault.write_secret("secret", f"{PREFIX}/{nanoid}", data)
+        seeded = _seeded(stack, rt)
         first = rotation_round(rt, "round 1: first sync (one secret is malformed on purpose)")
         before = len(stack.emulator.patches())
         rotation_round(rt, "round 2: nothing changed in Vault, so nothing is pushed")
@@ -128,15 +132,10 @@ def _applied(rt: Runtime, nanoid: str) -> int | None:
 
 
 def _live(stack: LocalStack) -> int:
-    seeded = _seed()
-    for nanoid, data in seeded.items():
-        kind = "default" if data.get("type") == "default" else "custom"
-        stack.emulator.add_auth_config(nanoid, type=kind, toolkit=nanoid[7:-2].lower())
     rt = build_runtime(load_settings(stack.env()))
     services = LiveServices(stack)
     try:
-        for nanoid, data in seeded.items():
-            rt.vault.write_secret("secret", f"{PREFIX}/{nanoid}", data)
+        seeded = _seeded(stack, rt)
         click.secho("\n== starting a worker and a beat (sweep every 2 s)", bold=True)
         services.start()
         click.secho("\n== live: the first sweep finds four new auth configs", bold=True)
