@@ -3,28 +3,24 @@
 ``ComposioClient`` is thread-safe and meant to be shared: one keep-alive connection pool per
 process, timeouts always set, exactly one auth header (``x-api-key``). httpx errors are
 translated here and nowhere else: a blip is retried in the call, an outage becomes
-``ComposioUnavailable`` (with ``retry_after`` for the Celery countdown), a refusal becomes
-``ComposioRejected``. Both carry ``attempts``. The API key and the credential values never
-appear in logs or exception messages (they are scrubbed even from Composio's own messages).
-An optional ``Limiter`` (``rotator.ratelimit``) is asked before every attempt and told every
-answer: a short wait is slept here, a longer one raises ``ComposioUnavailable(retry_after=...)``.
+``ComposioUnavailable`` (carrying the server's wait, ``server_wait``, if it gave one), a
+refusal becomes ``ComposioRejected``. Both carry ``attempts``. The API key and the credential
+values never appear in logs or exception messages (they are scrubbed even from Composio's own
+messages). An optional ``Limiter`` (``rotator.ratelimit``) is asked before every attempt and
+told every answer: a short wait is slept here, a longer one raises
+``ComposioUnavailable(earliest=...)``, rotator's own earliest next attempt.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import random
-import re
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType, TracebackType
 from typing import Protocol
-from urllib.parse import urlparse
 
 import httpx
 import structlog
@@ -38,8 +34,15 @@ from rotator.composio_parse import (
     secret_values,
     transport_failure,
 )
+from rotator.composio_request import (
+    check_base_url,
+    config_path,
+    key_header,
+    user_agent,
+    verify_context,
+)
 from rotator.config import Settings
-from rotator.errors import ComposioRejected, ComposioUnavailable, ConfigError, SecretFormatError
+from rotator.errors import ComposioRejected, ComposioUnavailable
 from rotator.models import Decision, Payload, ResponseInfo, RetryAction, Secret
 from rotator.policy import RetryBudget, decide
 
@@ -60,7 +63,6 @@ class Limiter(Protocol):
 
 
 log = structlog.get_logger("rotator.composio")
-_NANOID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _NO_OVERRIDES: Mapping[str, RetryAction] = MappingProxyType({})
 _GET_LIMIT = 4 * 1024 * 1024
 _Answer = tuple[ResponseInfo, str | None, bytes]
@@ -73,62 +75,6 @@ class PatchResult:
     attempts: int
     rate_limit: int | None
     rate_remaining: int | None
-
-
-def _user_agent() -> str:
-    try:
-        return f"rotator/{version('rotator')}"
-    except PackageNotFoundError:
-        return "rotator/0"
-
-
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_base_url(base_url: str) -> None:
-    """https only; plain http just for loopback hosts (the emulator, a local tunnel)."""
-    parsed = urlparse(base_url)
-    if parsed.scheme == "https" and parsed.hostname:
-        return
-    if parsed.scheme == "http" and _is_loopback(parsed.hostname):
-        return
-    shown = f"{parsed.scheme}://{parsed.hostname or ''}"
-    raise ConfigError(
-        f"COMPOSIO_BASE_URL={shown!r}: use https:// (plain http:// only for 127.0.0.0/8, ::1, "
-        "localhost)"
-    )
-
-
-def _verify(verify: str | bool) -> ssl.SSLContext | bool:
-    if isinstance(verify, bool):
-        return verify
-    try:
-        return ssl.create_default_context(cafile=verify)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"CA bundle {verify!r} cannot be loaded: {exc}") from exc
-
-
-def _config_path(nanoid: str) -> str:
-    if not _NANOID.fullmatch(nanoid):
-        raise ConfigError(f"{nanoid!r} is not an auth config id (ac_ + letters, digits, _ or -)")
-    return f"/api/v3/auth_configs/{nanoid}"
-
-
-def _key_header(key: Secret) -> str:
-    value = key.reveal().strip()
-    if not value or not (value.isascii() and value.isprintable()):
-        raise SecretFormatError(
-            "the Composio API key is empty or holds characters an HTTP header cannot carry"
-        )
-    return value
 
 
 class ComposioClient:
@@ -151,7 +97,7 @@ class ComposioClient:
         max_connections: int = 32,
         limiter: Limiter | None = None,
     ) -> None:
-        _check_base_url(base_url)
+        check_base_url(base_url)
         self._limiter = limiter
         self._key_provider = key_provider
         self._key_refreshable = key_refreshable
@@ -162,9 +108,9 @@ class ComposioClient:
         self._total_timeout = timeout  # a whole exchange, body included (see read_head)
         self._client = httpx.Client(
             base_url=base_url,
-            headers={"User-Agent": _user_agent(), "Accept": "application/json"},
+            headers={"User-Agent": user_agent(), "Accept": "application/json"},
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            verify=_verify(verify),
+            verify=verify_context(verify),
             transport=transport,
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
@@ -197,7 +143,7 @@ class ComposioClient:
 
     def update_auth_config(self, nanoid: str, payload: Payload) -> PatchResult:
         """PATCH exactly ``payload.body()``; raise ComposioUnavailable or ComposioRejected."""
-        path = _config_path(nanoid)
+        path = config_path(nanoid)
         content = json.dumps(payload.body(), separators=(",", ":")).encode()
         info, attempts, _ = self._call("PATCH", path, nanoid, content, secret_values(payload))
         return PatchResult(
@@ -210,7 +156,7 @@ class ComposioClient:
 
     def get_auth_config(self, nanoid: str) -> dict[str, object]:
         """The auth config as Composio shows it (secrets masked by the API)."""
-        info, _, raw = self._call("GET", _config_path(nanoid), nanoid, None, [])
+        info, _, raw = self._call("GET", config_path(nanoid), nanoid, None, [])
         data = json_object(raw)
         if data is None:
             raise ComposioRejected(
@@ -286,18 +232,17 @@ class ComposioClient:
         waited = 0.0
         while self._limiter is not None and (wait := self._limiter.acquire()) > 0:
             if waited + wait > self._budget.in_call_max_wait:
-                exc = ComposioUnavailable(
+                raise ComposioUnavailable(
                     f"rotator's own Composio rate limit: next slot in {wait:.1f}s",
-                    retry_after=wait,
+                    earliest=wait,
+                    attempts=attempts,
                 )
-                setattr(exc, "attempts", attempts)  # noqa: B010 - as in composio_parse
-                raise exc
             self._sleep(wait)
             waited += wait
 
     def _send(self, method: str, path: str, key: Secret, content: bytes | None) -> _Answer:
         """One exchange; reads at most 64 KiB of a body (4 MiB for a GET)."""
-        headers = {"x-api-key": _key_header(key)}
+        headers = {"x-api-key": key_header(key)}
         if content is not None:
             headers["Content-Type"] = "application/json"
         request = self._client.build_request(method, path, content=content, headers=headers)

@@ -264,14 +264,11 @@ def final_error(
             f": {message}" if message else ""
         )
     head += f" (request {info.request_id})" if info.request_id else ""
-    exc: ComposioUnavailable | ComposioRejected
     if decision.action is RetryAction.RETRY_LATER:
-        text = f"{head}; retry in {decision.delay:.0f}s after {attempts} attempt(s): "
-        exc = ComposioUnavailable(
-            text + decision.reason, decision.delay, info.status, info.slug, info.request_id
+        text = f"{head}; retry later after {attempts} attempt(s): "
+        wait = decision.delay if info.retry_after is not None else None
+        return ComposioUnavailable(
+            text + decision.reason, wait, info.status, info.slug, info.request_id, attempts=attempts
         )
-    else:
-        fix = echoes.mask(info.suggested_fix) if info.suggested_fix else None
-        exc = ComposioRejected(head, info.status, info.slug, info.request_id, fix)
-    setattr(exc, "attempts", attempts)  # noqa: B010 - errors.py declares no such attribute yet
-    return exc
+    fix = echoes.mask(info.suggested_fix) if info.suggested_fix else None
+    return ComposioRejected(head, info.status, info.slug, info.request_id, fix, attempts=attempts)

@@ -4,7 +4,7 @@ The first split answers the only question a worker asks: try again, or not::
 
     RotatorError
     ├── ConfigError                 settings or bindings are wrong: exit 2 at start-up
-    ├── TransientError              try again later; carries ``retry_after`` (seconds or None)
+    ├── TransientError              try again later; carries ``server_wait`` and ``earliest``
     │   ├── VaultUnavailable        Vault sealed, down, timing out, or 5xx
     │   ├── ComposioUnavailable     Composio 5xx/429/timeouts after the in-call budget
     │   ├── StateUnavailable        Redis (state store) did not answer
@@ -56,22 +56,39 @@ class ConfigError(RotatorError):
 
 
 class TransientError(RotatorError):
-    """Try again later; ``retry_after`` is the server's requested wait in seconds, if any."""
+    """Try again later.
+
+    Two different waits, never mixed: ``server_wait`` is what the server asked for
+    (``Retry-After``), ``earliest`` is rotator's own earliest next attempt (its rate limiter's
+    next slot, a busy lock). Neither is the requeue countdown: ``policy.requeue_delay`` decides
+    that, with both as floors. ``attempts`` counts the HTTP attempts made in the call.
+    """
 
     def __init__(
         self,
         message: str,
-        retry_after: float | None = None,
+        server_wait: float | None = None,
         status: int | None = None,
         slug: str | None = None,
         request_id: str | None = None,
+        *,
+        earliest: float | None = None,
+        attempts: int = 0,
     ) -> None:
-        super().__init__(message, retry_after, status, slug, request_id)
+        super().__init__(message, server_wait, status, slug, request_id)
         self.message = message
-        self.retry_after = retry_after
+        self.server_wait = server_wait
+        self.earliest = earliest
         self.status = status
         self.slug = slug
         self.request_id = request_id
+        self.attempts = attempts
+
+    @property
+    def retry_after(self) -> float | None:
+        """The soonest the next attempt may start: the later of the two waits (None: no floor)."""
+        waits = [w for w in (self.server_wait, self.earliest) if w is not None]
+        return max(waits) if waits else None
 
     def __str__(self) -> str:
         return self.message
@@ -103,6 +120,8 @@ class PermanentError(RotatorError):
         slug: str | None = None,
         request_id: str | None = None,
         suggested_fix: str | None = None,
+        *,
+        attempts: int = 0,
     ) -> None:
         super().__init__(message, status, slug, request_id, suggested_fix)
         self.message = message
@@ -110,6 +129,7 @@ class PermanentError(RotatorError):
         self.slug = slug
         self.request_id = request_id
         self.suggested_fix = suggested_fix
+        self.attempts = attempts
 
     def __str__(self) -> str:
         return self.message

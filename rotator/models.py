@@ -11,14 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rotator.states import ErrorKind, Result
+
 __all__ = [
     "AppliedState",
     "AuthType",
     "Binding",
+    "Brief",
     "Decision",
     "FieldMap",
+    "LastError",
     "Outcome",
-    "OutcomeKind",
     "Payload",
     "Plan",
     "ResponseInfo",
@@ -26,11 +29,11 @@ __all__ = [
     "Secret",
     "SecretVersion",
     "Section",
+    "StoredState",
 ]
 
 AuthType = Literal["custom", "default"]
 Section = Literal["credentials", "shared_credentials"]
-OutcomeKind = Literal["succeeded", "skipped", "failed", "retry_later"]
 
 
 class Secret:
@@ -144,6 +147,39 @@ class AppliedState:
 
 
 @dataclass(frozen=True)
+class LastError:
+    """The last failed attempt of one auth config, as stored in Redis (no secret values)."""
+
+    kind: ErrorKind
+    message: str
+    at: float
+    status: int | None = None
+    slug: str | None = None
+    request_id: str | None = None
+    attempts: int = 0
+    vault_version: int | None = None
+
+
+@dataclass(frozen=True)
+class Brief:
+    """The sweep's view of one auth config's state."""
+
+    applied_version: int | None
+    applied_at: float | None
+    failures: int
+    error_version: int | None
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """Everything Redis holds about one auth config, for ``rotator status``."""
+
+    applied: AppliedState | None
+    last_error: LastError | None
+    failures: int
+
+
+@dataclass(frozen=True)
 class Plan:
     """The pure decision for one auth config: push (which version, why) or skip (why)."""
 
@@ -183,6 +219,8 @@ class RetryAction(enum.Enum):
 
 @dataclass(frozen=True)
 class Decision:
+    """``delay``: RETRY_NOW's sleep in the call; RETRY_LATER's server wait (0: none given)."""
+
     action: RetryAction
     delay: float
     reason: str
@@ -193,7 +231,7 @@ class Outcome:
     """The result of one ``rotate`` call: one canonical log line and one status row."""
 
     auth_config_id: str
-    result: OutcomeKind
+    result: Result
     reason: str
     vault_path: str | None = None
     vault_version: int | None = None
@@ -201,7 +239,13 @@ class Outcome:
     http_status: int | None = None
     error_slug: str | None = None
     request_id: str | None = None
-    retry_after: float | None = None
+    server_wait: float | None = None  # the server's Retry-After, as the error carried it
+    retry_in: float | None = None  # rotator's countdown to the next attempt (retry_later only)
     duration_ms: float = 0.0
     error: str | None = None
     suggested_fix: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Pushed, or nothing to push: see ``Result.ok``."""
+        return self.result.ok

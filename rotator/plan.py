@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from rotator.errors import SecretFormatError
 from rotator.models import (
@@ -24,8 +25,16 @@ from rotator.models import (
     SecretVersion,
     Section,
 )
+from rotator.states import SweepAction
 
-__all__ = ["decide", "extract_payload", "fingerprint", "sweep_decision"]
+__all__ = [
+    "SweepDecision",
+    "decide",
+    "extract_payload",
+    "fingerprint",
+    "quarantined",
+    "sweep_decision",
+]
 
 SECTIONS: tuple[Section, ...] = ("credentials", "shared_credentials")
 LIST_FIELDS = frozenset({"scopes", "user_scopes"})
@@ -188,6 +197,27 @@ def decide(
     return Plan("skip", f"in step at version {version}", version)
 
 
+@dataclass(frozen=True)
+class SweepDecision:
+    """Queue (``force``: a periodic re-sync) or one of the skips, with a reason for the log."""
+
+    action: SweepAction
+    force: bool
+    reason: str
+
+
+def quarantined(
+    *, failures: int, error_version: int | None, current_version: int | None, quarantine_after: int
+) -> bool:
+    """The quarantine rule: ``quarantine_after`` consecutive permanent failures at this same
+    Vault version (0 turns it off). Lifted by a new version or a forced rotation's success."""
+    return (
+        bool(quarantine_after)
+        and failures >= quarantine_after
+        and error_version == (current_version)
+    )
+
+
 def sweep_decision(
     *,
     current_version: int,
@@ -199,18 +229,24 @@ def sweep_decision(
     now: float,
     resync_interval: float,
     quarantine_after: int,
-) -> tuple[str, bool, str]:
-    """The sweep's cheap decision from metadata alone: (queue | skip, force?, reason).
+) -> SweepDecision:
+    """The sweep's cheap decision from metadata alone.
 
-    Quarantine: after ``quarantine_after`` consecutive permanent failures at this same Vault
-    version, stop queueing until the version changes (or an operator forces a rotation).
+    Quarantined auth configs (see ``quarantined``) are not queued until the version changes (or
+    an operator forces a rotation).
     """
     if paused:
-        return "skip", False, "paused"
-    if quarantine_after and failures >= quarantine_after and error_version == current_version:
-        return "skip", False, "quarantined"
+        return SweepDecision(SweepAction.PAUSED, False, "paused")
+    if quarantined(
+        failures=failures,
+        error_version=error_version,
+        current_version=current_version,
+        quarantine_after=quarantine_after,
+    ):
+        return SweepDecision(SweepAction.QUARANTINED, False, "quarantined")
     if applied_version != current_version:
-        return "queue", False, f"vault version {applied_version} -> {current_version}"
+        reason = f"vault version {applied_version} -> {current_version}"
+        return SweepDecision(SweepAction.QUEUE, False, reason)
     if resync_interval and (applied_at is None or now - applied_at >= resync_interval):
-        return "queue", True, "periodic re-sync"
-    return "skip", False, "in step"
+        return SweepDecision(SweepAction.QUEUE, True, "periodic re-sync")
+    return SweepDecision(SweepAction.IN_STEP, False, "in step")

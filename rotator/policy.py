@@ -10,7 +10,8 @@ wins::
 
 then turns the rule into a ``Decision`` with the budgets of ``RetryBudget``: a wait the call can
 afford (<= in_call_max_wait, attempts left) is slept in the call (RETRY_NOW); anything longer
-goes back to the caller as a Celery countdown (RETRY_LATER), capped at ``max_delay``.
+goes back to the caller (RETRY_LATER) with the server's wait, if it gave one, as the delay.
+``requeue_delay`` is the one place that decides the Celery countdown of a requeue.
 ``render_table`` prints the same tables as Markdown for the README.
 """
 
@@ -28,7 +29,15 @@ from types import MappingProxyType
 from rotator.config import Settings
 from rotator.models import Decision, ResponseInfo, RetryAction
 
-__all__ = ["RetryBudget", "backoff", "countdown", "decide", "parse_retry_after", "render_table"]
+__all__ = [
+    "RetryBudget",
+    "backoff",
+    "countdown",
+    "decide",
+    "parse_retry_after",
+    "render_table",
+    "requeue_delay",
+]
 
 _Rand = Callable[[], float]
 
@@ -69,9 +78,9 @@ _RULE_TEXT = {
     "`rand() * min(ROTATOR_RETRY_IN_CALL_MAX_WAIT, ROTATOR_RETRY_BASE_DELAY * 2^(attempt-1))`. "
     "Sleep and retry in the call (RETRY_NOW) while attempt < `ROTATOR_RETRY_IN_CALL_ATTEMPTS` "
     "and the wait <= `ROTATOR_RETRY_IN_CALL_MAX_WAIT`; otherwise RETRY_LATER: raise "
-    "`ComposioUnavailable` with the server's wait, else a countdown drawn from the upper half of "
-    "`min(ROTATOR_RETRY_MAX_DELAY, ROTATOR_RETRY_IN_CALL_MAX_WAIT * 2^attempt)`",
-    _Rule.LATER: "RETRY_LATER at once, with the server's wait or the countdown above",
+    "`ComposioUnavailable` carrying the server's wait (if any); the task goes back to the queue "
+    "with the requeue countdown (below)",
+    _Rule.LATER: "RETRY_LATER at once, carrying the server's wait (if any)",
     _Rule.AUTH: "REAUTH: re-read the API key from Vault and retry once, when the key comes from "
     "Vault (`ROTATOR_COMPOSIO_KEY_PATH`) and was not re-read yet in this call; otherwise fail",
     _Rule.FAIL: "FAIL: raise `ComposioRejected` at once, no retry",
@@ -116,13 +125,33 @@ def backoff(attempt: int, *, base: float, cap: float, rand: _Rand) -> float:
 
 
 def countdown(attempt: int, *, budget: RetryBudget, rand: _Rand) -> float:
-    """A Celery countdown after ``attempt`` failed tries: equal jitter, never 0, <= max_delay.
+    """The growth curve of requeues: equal jitter, never 0, <= max_delay.
 
-    The ceiling is ``in_call_max_wait * 2**attempt`` (40 s after 3 attempts with the defaults),
-    and the wait is uniform in its upper half, so a retry later is never sooner than a retry now.
+    The ceiling is ``in_call_max_wait * 2**attempt`` (10 s for the first requeue with the
+    defaults), and the wait is uniform in its upper half, so a retry later is never sooner than
+    a retry now.
     """
     ceiling = min(budget.max_delay, budget.in_call_max_wait * 2.0 ** min(max(attempt, 0), 30))
     return ceiling / 2 + rand() * ceiling / 2
+
+
+def requeue_delay(
+    retries: int,
+    *,
+    server_wait: float | None,
+    earliest: float | None,
+    budget: RetryBudget,
+    rand: _Rand,
+) -> float:
+    """The Celery countdown before requeue number ``retries + 1``: the only place it is decided.
+
+    It grows from the first requeue on (5-10 s, 10-20 s, 20-40 s, ... with the defaults), is
+    never sooner than the server's wait or rotator's own ``earliest`` next attempt, at least
+    1 s, and capped at ``max_delay`` (well below the broker's visibility timeout).
+    """
+    grown = countdown(retries + 1, budget=budget, rand=rand)
+    floor = max(server_wait or 0.0, earliest or 0.0)
+    return max(1.0, min(max(grown, floor), budget.max_delay))
 
 
 def _label(info: ResponseInfo) -> str:
@@ -173,17 +202,12 @@ def _retry(
     if attempts_left:
         delay = backoff(attempt, base=budget.base_delay, cap=budget.in_call_max_wait, rand=rand)
         return Decision(RetryAction.RETRY_NOW, delay, f"{why}; backoff {delay:.2f}s")
-    delay = countdown(attempt, budget=budget, rand=rand)
-    return Decision(RetryAction.RETRY_LATER, delay, f"{why}; in-call attempts used up")
+    return Decision(RetryAction.RETRY_LATER, 0.0, f"{why}; in-call attempts used up")
 
 
-def _later(
-    info: ResponseInfo, why: str, attempt: int, budget: RetryBudget, rand: _Rand
-) -> Decision:
-    if info.retry_after is not None:
-        wait = min(max(info.retry_after, 0.0), budget.max_delay)
-    else:
-        wait = countdown(attempt, budget=budget, rand=rand)
+def _later(info: ResponseInfo, why: str, budget: RetryBudget) -> Decision:
+    """RETRY_LATER's delay is the server's wait (capped), 0 when it gave none."""
+    wait = 0.0 if info.retry_after is None else min(max(info.retry_after, 0.0), budget.max_delay)
     return Decision(RetryAction.RETRY_LATER, wait, why)
 
 
@@ -202,7 +226,7 @@ def decide(
     if rule is _Rule.RETRY:
         return _retry(info, why, attempt, budget, rand)
     if rule is _Rule.LATER:
-        return _later(info, why, attempt, budget, rand)
+        return _later(info, why, budget)
     if rule is _Rule.AUTH and key_refreshable and not reauthed:
         return Decision(RetryAction.REAUTH, 0.0, f"{why}; re-reading the API key")
     if rule is _Rule.AUTH:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, TextIO
 
@@ -13,22 +13,30 @@ from rich.table import Table
 
 from rotator.logs import scrub
 from rotator.models import Outcome
+from rotator.states import Result, RowState
 from rotator.status import StatusRow
 
-__all__ = ["print_json", "print_outcomes", "print_status"]
+__all__ = ["COLOURS", "colour", "print_json", "print_outcomes", "print_status"]
 
-_COLOURS = {
-    "succeeded": "green",
-    "skipped": "dim",
-    "synced": "green",
-    "retry_later": "yellow",
-    "retrying": "yellow",
-    "pending": "cyan",
-    "failed": "red",
-    "ambiguous": "red",
-    "quarantined": "magenta",
-    "paused": "blue",
+# The one colour map of the outcome and status vocabulary (rich and click both know the names).
+COLOURS: Mapping[str, str] = {
+    Result.SUCCEEDED: "green",
+    Result.SKIPPED: "bright_black",
+    Result.RETRY_LATER: "yellow",
+    Result.FAILED: "red",
+    RowState.SYNCED: "green",
+    RowState.PENDING: "cyan",
+    RowState.RETRYING: "yellow",
+    RowState.FAILED: "red",
+    RowState.AMBIGUOUS: "red",
+    RowState.QUARANTINED: "magenta",
+    RowState.PAUSED: "blue",
 }
+
+
+def colour(word: str) -> str | None:
+    """The colour of an outcome or status word (None: plain)."""
+    return COLOURS.get(word)
 
 
 def _console(out: TextIO | None) -> Console:
@@ -37,8 +45,8 @@ def _console(out: TextIO | None) -> Console:
 
 
 def _c(word: str) -> str:
-    colour = _COLOURS.get(word)
-    return f"[{colour}]{word}[/{colour}]" if colour else word
+    c = colour(word)
+    return f"[{c}]{word}[/{c}]" if c else word
 
 
 def _s(value: object) -> str:
@@ -55,8 +63,8 @@ def print_outcomes(outcomes: Sequence[Outcome], out: TextIO | None = None) -> No
         table.add_column(col, overflow="fold")
     for o in outcomes:
         why = o.error or o.reason
-        if o.retry_after is not None:
-            why += f" (retry in {o.retry_after:.0f}s)"
+        if o.retry_in is not None:
+            why += f" (retry in {o.retry_in:.0f}s)"
         table.add_row(
             o.auth_config_id,
             _c(o.result),

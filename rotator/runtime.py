@@ -15,13 +15,14 @@ from rotator.config import Settings, load_fingerprint_key, longest_rotation
 from rotator.errors import RotatorError
 from rotator.logs import SECRETS, scrub
 from rotator.models import Binding, Secret
+from rotator.policy import RetryBudget
 from rotator.ratelimit import RateLimiter
 from rotator.service import RotationService
 from rotator.state import StateStore
-from rotator.status import StatusRow, ambiguous_row, status_row
+from rotator.status import StatusRow, ambiguous_row, status_rows
 from rotator.vault import VaultClient
 
-__all__ = ["Runtime", "build_runtime"]
+__all__ = ["Runtime", "build_runtime", "queue_ttl"]
 
 API_KEY_FIELD = "api_key"
 
@@ -70,38 +71,17 @@ class Runtime:
             return dict(pool.map(one, bindings.items()))
 
     def status_rows(self) -> list[StatusRow]:
-        """One status row per auth config: Vault's current version against the stored state."""
-        rows = []
-        everything_paused, paused_ids = self.state.paused()
-        quarantine_after = self.settings.quarantine_after
+        """One status row per auth config: Vault's current version against the stored state
+        (Redis read in one pipeline for all of them)."""
         view = self.catalog.view(fresh=True)
-        bindings = view.bindings
-        versions = self.vault_versions(bindings)
-        for nanoid, b in bindings.items():
-            found = versions[nanoid]
-            version = found if isinstance(found, int) else None
-            problem = found if isinstance(found, str) else None
-            err = self.state.get_last_error(nanoid)
-            failures = self.state.consecutive_failures(nanoid)
-            rows.append(
-                status_row(
-                    auth_config_id=nanoid,
-                    vault_path=b.vault_path,
-                    vault_version=version,
-                    applied=self.state.get_applied(nanoid),
-                    last_error=err,
-                    vault_problem=problem,
-                    paused=everything_paused or nanoid in paused_ids,
-                    quarantined=bool(quarantine_after)
-                    and failures >= quarantine_after
-                    and err is not None
-                    and err.vault_version == version,
-                )
-            )
-        rows += [
-            ambiguous_row(n, paths, self.state.get_last_error(n))
-            for n, paths in view.conflicts.items()
-        ]
+        rows = status_rows(
+            view.bindings,
+            self.vault_versions(view.bindings),
+            self.state.stored(list(view.bindings)),
+            paused=self.state.paused(),
+            quarantine_after=self.settings.quarantine_after,
+        )
+        rows += [ambiguous_row(n, paths) for n, paths in view.conflicts.items()]
         return sorted(rows, key=lambda r: r.auth_config_id)
 
     def close(self) -> None:
@@ -110,6 +90,11 @@ class Runtime:
         self.state.close()
         if self.limiter is not None:
             self.limiter.close()
+
+
+def queue_ttl(settings: Settings) -> float:
+    """How long a dedupe key lives: past any redelivery, so a lost message is queued again."""
+    return settings.visibility_timeout + settings.lock_ttl
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -146,5 +131,8 @@ def build_runtime(settings: Settings) -> Runtime:
         catalog=catalog,
         fingerprint_key=load_fingerprint_key(settings),
         lock_ttl=settings.lock_ttl,
+        budget=RetryBudget.from_settings(settings),
+        max_retries=settings.task_max_retries,
+        queue_ttl=queue_ttl(settings),
     )
     return Runtime(settings, vault, composio, state, catalog, service, limiter)

@@ -1,50 +1,47 @@
-"""The one function that sequences a rotation: lock -> read Vault -> plan -> PATCH -> record.
+"""The one owner of a rotation's life cycle: pause gate -> lock -> read Vault -> plan -> PATCH ->
+record, and for a queued rotation the requeue countdown, the give-up and the dedupe key.
 
-``rotate`` never raises for an expected failure: it returns an ``Outcome`` (succeeded, skipped,
-retry_later, failed) and writes exactly one canonical log line for it. Permanent failures also
-go to the dead-letter stream; transient ones leave the applied state untouched.
+``rotate`` (inline: CLI, dead-letter replay, demo) and ``rotate_queued`` (a Celery delivery)
+never raise for an expected failure: they return an ``Outcome`` (succeeded, skipped,
+retry_later, failed) and write exactly one canonical log line for it. A paused, non-forced
+rotation is a skip (``reason=paused``) with an audit entry in every path. Permanent failures and
+exhausted retries go to the dead-letter stream; transient ones leave the applied state
+untouched and carry ``retry_in``, the countdown ``policy.requeue_delay`` decided.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
-from dataclasses import replace
-from typing import Protocol
+from dataclasses import dataclass, field, replace
 
 import structlog
 
 from rotator.catalog import Catalog
-from rotator.errors import PermanentError, TransientError
-from rotator.logs import SECRETS, scrub
-from rotator.models import AppliedState, Binding, Outcome, Payload, Plan, Secret, SecretVersion
+from rotator.errors import PermanentError, StateUnavailable, TransientError
+from rotator.logs import SECRETS
+from rotator.models import (
+    AppliedState,
+    Binding,
+    LastError,
+    Outcome,
+    Payload,
+    Plan,
+    Secret,
+    SecretVersion,
+)
+from rotator.outcomes import audit_entry, error_outcome, log_fields, since_ms
 from rotator.plan import decide, extract_payload, fingerprint
-from rotator.state import HeldLock, LastError, StateStore, best_effort
+from rotator.policy import RetryBudget, requeue_delay
+from rotator.ports import ComposioPort, VaultPort
+from rotator.state import StateStore
+from rotator.state_lock import HeldLock, best_effort
+from rotator.states import ErrorKind, Result
 
-__all__ = ["ComposioPort", "RotationService", "VaultPort"]
+__all__ = ["RotationService"]
 
 log = structlog.get_logger("rotator.rotation")
-
-
-class VaultPort(Protocol):
-    def read_secret(
-        self, mount: str, path: str, *, version: int | None = None
-    ) -> SecretVersion: ...
-    def current_version(self, mount: str, path: str) -> int: ...
-    def list_secrets(self, mount: str, prefix: str) -> list[str]: ...
-
-
-class PatchResultLike(Protocol):
-    @property
-    def request_id(self) -> str | None: ...
-    @property
-    def attempts(self) -> int: ...
-    @property
-    def status(self) -> int: ...
-
-
-class ComposioPort(Protocol):
-    def update_auth_config(self, nanoid: str, payload: Payload) -> PatchResultLike: ...
 
 
 def _register(payload: Payload) -> None:
@@ -63,16 +60,27 @@ class RotationService:
         state: StateStore,
         catalog: Catalog,
         fingerprint_key: bytes,
-        lock_ttl: float = 120.0,
+        lock_ttl: float,
+        budget: RetryBudget,
+        max_retries: int,
+        queue_ttl: float,
         clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
     ) -> None:
+        """``queue_ttl``: how long a dedupe key lives past the requeue countdown (visibility
+        timeout + lock TTL, so a lost message is queued again); ``max_retries``: requeues before
+        a transient failure is given up into the dead letter."""
         self.vault = vault
         self.composio = composio
         self.state = state
         self.catalog = catalog
         self._key = fingerprint_key
         self._lock_ttl = lock_ttl
+        self._budget = budget
+        self._max_retries = max_retries
+        self._queue_ttl = queue_ttl
         self._clock = clock
+        self._rand = rand
 
     def plan(self, binding: Binding, *, force: bool = False, version: int | None = None) -> Plan:
         """What ``rotate`` would do now, with no writes (for ``rotator plan``)."""
@@ -88,61 +96,92 @@ class RotationService:
         )
 
     def rotate(self, nanoid: str, *, force: bool = False, version: int | None = None) -> Outcome:
-        """Bring one auth config in step with Vault; safe to repeat; one log line per call."""
-        started = time.perf_counter()
+        """Inline (CLI, replay, demo): the pause gate, then one attempt; safe to repeat."""
+        return self._gated(nanoid, _Call(force, version, retries=0))
+
+    def rotate_queued(
+        self, nanoid: str, *, force: bool, version: int | None, retries: int
+    ) -> Outcome:
+        """One Celery delivery (``retries`` requeues so far). ``retry_later`` means: requeue in
+        ``retry_in`` s (the dedupe key now outlives that); any other outcome is final (retries
+        ran out: dead-lettered) and releases the dedupe key."""
+        outcome = self._gated(nanoid, _Call(force, version, retries))
+        if outcome.result is Result.RETRY_LATER:
+            if retries < self._max_retries:
+                ttl = self._queue_ttl + (outcome.retry_in or 0.0)
+                best_effort(lambda: self.state.extend_queue(nanoid, ttl=ttl))
+                return outcome
+            outcome = self.give_up(outcome)
+        best_effort(lambda: self.state.release_queue(nanoid))
+        return outcome
+
+    def _gated(self, nanoid: str, call: _Call) -> Outcome:
         structlog.contextvars.bind_contextvars(auth_config_id=nanoid)
         try:
             try:
-                binding = self.catalog.get(nanoid)
-            except TransientError as busy:
-                return self._transient(nanoid, None, None, busy, started)
-            except PermanentError as ambiguous:  # found at several paths: pushed from none
-                return self._failed(nanoid, None, None, ambiguous, started)
-            if binding is None:
-                unknown = PermanentError(
-                    f"{nanoid}: no Vault secret under the discovery prefix and no binding for it"
-                )
-                return self._failed(nanoid, None, None, unknown, started)
-            return self._locked(binding, force=force, version=version, started=started)
+                paused = not call.force and self.state.is_paused(nanoid)
+            except StateUnavailable as exc:  # paused or not is unknown: push nothing, retry
+                return self._later(error_outcome(nanoid, None, None, exc, call.started), exc, call)
+            return self._paused(nanoid, call) if paused else self._attempt(nanoid, call)
         finally:
             structlog.contextvars.unbind_contextvars("auth_config_id", "vault_path")
 
-    def _locked(self, b: Binding, *, force: bool, version: int | None, started: float) -> Outcome:
-        structlog.contextvars.bind_contextvars(vault_path=b.vault_path)
+    def _attempt(self, nanoid: str, call: _Call) -> Outcome:
         try:
-            lock = self.state.lock(b.auth_config_id, ttl=self._lock_ttl)
+            binding = self.catalog.get(nanoid)
+        except TransientError as busy:
+            return self._transient(nanoid, None, None, busy, call)
+        except PermanentError as ambiguous:  # found at several paths: pushed from none
+            return self._failed(nanoid, None, None, ambiguous, call)
+        if binding is None:
+            unknown = PermanentError(
+                f"{nanoid}: no Vault secret under the discovery prefix and no binding for it"
+            )
+            return self._failed(nanoid, None, None, unknown, call)
+        structlog.contextvars.bind_contextvars(vault_path=binding.vault_path)
+        try:
+            lock = self.state.lock(nanoid, ttl=self._lock_ttl)
         except TransientError as exc:
-            return self._transient(b.auth_config_id, b, None, exc, started)
+            return self._transient(nanoid, binding, None, exc, call)
         try:
-            return self._rotate(b, lock, force=force, version=version, started=started)
+            return self._rotate(binding, lock, call)
         finally:
             best_effort(lock.release)  # an expired lock is simply gone
 
-    def _rotate(
-        self, b: Binding, lock: HeldLock, *, force: bool, version: int | None, started: float
-    ) -> Outcome:
+    def _paused(self, nanoid: str, call: _Call) -> Outcome:
+        """A paused, non-forced rotation: nothing read, nothing pushed; logged and audited."""
+        outcome = Outcome(
+            auth_config_id=nanoid,
+            result=Result.SKIPPED,
+            reason="paused",
+            duration_ms=since_ms(call.started),
+        )
+        best_effort(lambda: self.state.audit({**audit_entry(outcome), "at": self._clock()}))
+        log.info("rotation.skipped", **log_fields(outcome))
+        return outcome
+
+    def _rotate(self, b: Binding, lock: HeldLock, call: _Call) -> Outcome:
         secret: SecretVersion | None = None
         try:
-            secret = self.vault.read_secret(b.mount, b.path, version=version)
+            secret = self.vault.read_secret(b.mount, b.path, version=call.version)
             payload = extract_payload(b, secret)
             _register(payload)
             fp = fingerprint(payload, self._key)
-            applied = self.state.get_applied(b.auth_config_id)
             plan = decide(
                 version=secret.version,
                 fingerprint=fp,
-                applied=applied,
-                force=force,
-                rollback=version is not None,
+                applied=self.state.get_applied(b.auth_config_id),
+                force=call.force,
+                rollback=call.version is not None,
             )
             if plan.action == "skip":
-                return self._skipped(b, plan, started)
+                return self._skipped(b, plan, call)
             lock.renew()  # the PATCH phase gets the lock's full TTL, whatever Vault took
             result = self.composio.update_auth_config(b.auth_config_id, payload)
         except TransientError as exc:
-            return self._transient(b.auth_config_id, b, secret, exc, started)
+            return self._transient(b.auth_config_id, b, secret, exc, call)
         except PermanentError as exc:
-            return self._failed(b.auth_config_id, b, secret, exc, started)
+            return self._failed(b.auth_config_id, b, secret, exc, call)
         applied_now = AppliedState(
             version=secret.version,
             fingerprint=fp,
@@ -152,19 +191,18 @@ class RotationService:
         )
         outcome = Outcome(
             auth_config_id=b.auth_config_id,
-            result="succeeded",
+            result=Result.SUCCEEDED,
             reason=plan.reason,
             vault_path=b.vault_path,
             vault_version=secret.version,
             attempts=result.attempts,
             http_status=result.status,
             request_id=result.request_id,
-            duration_ms=_ms(started),
+            duration_ms=since_ms(call.started),
         )
-        best_effort(
-            lambda: self.state.record_success(b.auth_config_id, applied_now, audit=_audit(outcome))
-        )
-        log.info("rotation.succeeded", **_fields(outcome), fields=payload.field_names())
+        audit = audit_entry(outcome)
+        best_effort(lambda: self.state.record_success(b.auth_config_id, applied_now, audit=audit))
+        log.info("rotation.succeeded", **log_fields(outcome), fields=payload.field_names())
         return outcome
 
     def give_up(self, last: Outcome) -> Outcome:
@@ -172,25 +210,25 @@ class RotationService:
         structlog.contextvars.bind_contextvars(auth_config_id=last.auth_config_id)
         outcome = replace(
             last,
-            result="failed",
+            result=Result.FAILED,
             reason=f"retries exhausted ({last.reason})",
-            retry_after=None,
+            retry_in=None,
         )
-        self._record_error(outcome, "exhausted")
-        best_effort(lambda: self.state.dead_letter({**_audit(outcome), "at": self._clock()}))
-        log.error("rotation.failed", **_fields(outcome))
+        self._record_error(outcome, ErrorKind.EXHAUSTED)
+        best_effort(lambda: self.state.dead_letter({**audit_entry(outcome), "at": self._clock()}))
+        log.error("rotation.failed", **log_fields(outcome))
         return outcome
 
-    def _skipped(self, b: Binding, plan: Plan, started: float) -> Outcome:
+    def _skipped(self, b: Binding, plan: Plan, call: _Call) -> Outcome:
         outcome = Outcome(
             auth_config_id=b.auth_config_id,
-            result="skipped",
+            result=Result.SKIPPED,
             reason=plan.reason,
             vault_path=b.vault_path,
             vault_version=plan.version,
-            duration_ms=_ms(started),
+            duration_ms=since_ms(call.started),
         )
-        log.info("rotation.skipped", **_fields(outcome))
+        log.info("rotation.skipped", **log_fields(outcome))
         return outcome
 
     def _transient(
@@ -199,11 +237,23 @@ class RotationService:
         b: Binding | None,
         secret: SecretVersion | None,
         exc: TransientError,
-        started: float,
+        call: _Call,
     ) -> Outcome:
-        outcome = _error_outcome(nanoid, b, secret, exc, started)
-        self._record_error(outcome, "transient")
-        log.warning("rotation.retrying", **_fields(outcome))
+        outcome = error_outcome(nanoid, b, secret, exc, call.started)
+        self._record_error(outcome, ErrorKind.TRANSIENT)
+        return self._later(outcome, exc, call)
+
+    def _later(self, outcome: Outcome, exc: TransientError, call: _Call) -> Outcome:
+        """Decide when to try again (the one countdown, from the policy) and log it."""
+        retry_in = requeue_delay(
+            call.retries,
+            server_wait=exc.server_wait,
+            earliest=exc.earliest,
+            budget=self._budget,
+            rand=self._rand,
+        )
+        outcome = replace(outcome, retry_in=round(retry_in, 3))
+        log.warning("rotation.retrying", **log_fields(outcome))
         return outcome
 
     def _failed(
@@ -212,15 +262,15 @@ class RotationService:
         b: Binding | None,
         secret: SecretVersion | None,
         exc: PermanentError,
-        started: float,
+        call: _Call,
     ) -> Outcome:
-        outcome = _error_outcome(nanoid, b, secret, exc, started)
-        self._record_error(outcome, "permanent")
-        best_effort(lambda: self.state.dead_letter({**_audit(outcome), "at": self._clock()}))
-        log.error("rotation.failed", **_fields(outcome))
+        outcome = error_outcome(nanoid, b, secret, exc, call.started)
+        self._record_error(outcome, ErrorKind.PERMANENT)
+        best_effort(lambda: self.state.dead_letter({**audit_entry(outcome), "at": self._clock()}))
+        log.error("rotation.failed", **log_fields(outcome))
         return outcome
 
-    def _record_error(self, o: Outcome, kind: str) -> None:
+    def _record_error(self, o: Outcome, kind: ErrorKind) -> None:
         err = LastError(
             kind=kind,
             message=o.error or o.reason,
@@ -231,67 +281,15 @@ class RotationService:
             attempts=o.attempts,
             vault_version=o.vault_version,
         )
-        best_effort(lambda: self.state.record_error(o.auth_config_id, err, audit=_audit(o)))
+        audit = audit_entry(o)
+        best_effort(lambda: self.state.record_error(o.auth_config_id, err, audit=audit))
 
 
-def _error_outcome(
-    nanoid: str,
-    b: Binding | None,
-    secret: SecretVersion | None,
-    exc: TransientError | PermanentError,
-    started: float,
-) -> Outcome:
-    """The outcome of a failed attempt: retry_later (transient) or failed (permanent)."""
-    transient = isinstance(exc, TransientError)
-    fix = exc.suggested_fix if isinstance(exc, PermanentError) else None
-    return Outcome(
-        auth_config_id=nanoid,
-        result="retry_later" if transient else "failed",
-        reason=type(exc).__name__,
-        vault_path=b.vault_path if b else None,
-        vault_version=secret.version if secret else None,
-        attempts=getattr(exc, "attempts", 0),
-        http_status=exc.status,
-        error_slug=exc.slug,
-        request_id=exc.request_id,
-        retry_after=exc.retry_after if isinstance(exc, TransientError) else None,
-        duration_ms=_ms(started),
-        error=scrub(str(exc))[:500],
-        suggested_fix=scrub(fix)[:300] if fix else None,
-    )
+@dataclass(frozen=True)
+class _Call:
+    """One rotation call's arguments and start time, passed down the steps."""
 
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
-
-
-def _fields(o: Outcome) -> dict[str, object]:
-    """The canonical rotation log fields (context vars add auth_config_id and vault_path)."""
-    return {
-        "outcome": o.result,
-        "reason": o.reason,
-        "vault_version": o.vault_version,
-        "attempt": o.attempts,
-        "http_status": o.http_status,
-        "error_slug": o.error_slug,
-        "request_id": o.request_id,
-        "retry_after": o.retry_after,
-        "duration_ms": o.duration_ms,
-        "error": o.error,
-        "suggested_fix": o.suggested_fix,
-    }
-
-
-def _audit(o: Outcome) -> dict[str, object]:
-    return {
-        "auth_config_id": o.auth_config_id,
-        "outcome": o.result,
-        "reason": o.reason,
-        "vault_path": o.vault_path,
-        "vault_version": o.vault_version,
-        "http_status": o.http_status,
-        "error_slug": o.error_slug,
-        "request_id": o.request_id,
-        "attempts": o.attempts,
-        "error": o.error,
-    }
+    force: bool
+    version: int | None
+    retries: int
+    started: float = field(default_factory=time.perf_counter)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from rotator.models import AppliedState
-from rotator.state import LastError
+from rotator.models import AppliedState, Binding, LastError, StoredState
+from rotator.plan import quarantined
+from rotator.states import RowState
 
-__all__ = ["StatusRow", "ambiguous_row", "status_row"]
+__all__ = ["StatusRow", "ambiguous_row", "status_row", "status_rows"]
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,7 @@ class StatusRow:
     vault_path: str
     vault_version: int | None
     applied_version: int | None
-    state: str  # synced | pending | retrying | failed | unknown | ambiguous (+ quarantined, paused)
+    state: RowState
     last_error: str | None
     last_error_status: int | None
     last_error_slug: str | None
@@ -34,13 +36,15 @@ def _iso(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="seconds")
 
 
-def _state(vault_version: int | None, applied: AppliedState | None, err: LastError | None) -> str:
+def _state(
+    vault_version: int | None, applied: AppliedState | None, err: LastError | None
+) -> RowState:
     if vault_version is None:
-        return "unknown"
+        return RowState.UNKNOWN
     in_step = applied is not None and applied.version == vault_version
     if err is not None and (applied is None or err.at >= applied.applied_at):
-        return "failed" if err.kind in ("permanent", "exhausted") else "retrying"
-    return "synced" if in_step else "pending"
+        return RowState.FAILED if err.kind.final else RowState.RETRYING
+    return RowState.SYNCED if in_step else RowState.PENDING
 
 
 def status_row(
@@ -61,9 +65,9 @@ def status_row(
         vault_path=vault_path,
         vault_version=vault_version,
         applied_version=applied.version if applied else None,
-        state="paused"
+        state=RowState.PAUSED
         if paused
-        else "quarantined"
+        else RowState.QUARANTINED
         if quarantined
         else _state(vault_version, applied, err),
         last_error=vault_problem or (err.message if err else None),
@@ -74,20 +78,53 @@ def status_row(
     )
 
 
-def ambiguous_row(
-    auth_config_id: str, paths: tuple[str, ...], last_error: LastError | None
-) -> StatusRow:
+def status_rows(
+    bindings: Mapping[str, Binding],
+    versions: Mapping[str, int | str],
+    stored: Mapping[str, StoredState],
+    *,
+    paused: tuple[bool, set[str]],
+    quarantine_after: int,
+) -> list[StatusRow]:
+    """Every auth config's row; ``versions`` holds Vault's version, or why Vault could not tell."""
+    everything_paused, paused_ids = paused
+    rows = []
+    for nanoid, b in bindings.items():
+        found, s = versions[nanoid], stored[nanoid]
+        version = found if isinstance(found, int) else None
+        err = s.last_error
+        rows.append(
+            status_row(
+                auth_config_id=nanoid,
+                vault_path=b.vault_path,
+                vault_version=version,
+                applied=s.applied,
+                last_error=err,
+                vault_problem=found if isinstance(found, str) else None,
+                paused=everything_paused or nanoid in paused_ids,
+                quarantined=err is not None
+                and quarantined(
+                    failures=s.failures,
+                    error_version=err.vault_version,
+                    current_version=version,
+                    quarantine_after=quarantine_after,
+                ),
+            )
+        )
+    return rows
+
+
+def ambiguous_row(auth_config_id: str, paths: tuple[str, ...]) -> StatusRow:
     """A nanoid found at several Vault paths: pushed from none until a binding pins one."""
-    err = last_error
     return StatusRow(
         auth_config_id=auth_config_id,
         vault_path=", ".join(paths),
         vault_version=None,
         applied_version=None,
-        state="ambiguous",
+        state=RowState.AMBIGUOUS,
         last_error=f"found at {len(paths)} Vault paths: pin one in the bindings file",
         last_error_status=None,
         last_error_slug=None,
-        last_error_request_id=err.request_id if err else None,
+        last_error_request_id=None,
         last_success=None,
     )

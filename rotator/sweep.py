@@ -15,12 +15,19 @@ from rotator.errors import RotatorError
 from rotator.logs import scrub
 from rotator.plan import sweep_decision
 from rotator.runtime import Runtime
+from rotator.states import SweepAction
 
 __all__ = ["SweepSummary", "sweep"]
 
 log = structlog.get_logger("rotator.sweep")
 
 Enqueue = Callable[[str, bool], None]  # (auth_config_id, force)
+
+_SKIP_COUNTS = {
+    SweepAction.IN_STEP: "skipped",
+    SweepAction.PAUSED: "paused",
+    SweepAction.QUARANTINED: "quarantined",
+}
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ def sweep(rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = 16)
             log.warning("sweep.vault_error", auth_config_id=nanoid, error=version)
             continue
         b = briefs[nanoid]
-        action, force, reason = sweep_decision(
+        decision = sweep_decision(
             current_version=version,
             applied_version=b.applied_version,
             applied_at=b.applied_at,
@@ -71,16 +78,17 @@ def sweep(rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = 16)
             resync_interval=s.resync_interval,
             quarantine_after=s.quarantine_after,
         )
-        if action == "skip":
-            key = reason if reason in ("paused", "quarantined") else "skipped"
-            counts[key] += 1
+        if decision.action is not SweepAction.QUEUE:
+            counts[_SKIP_COUNTS[decision.action]] += 1
             continue
         if not rt.state.claim_queue(nanoid, ttl=queue_ttl):
             counts["already_queued"] += 1
             continue
-        enqueue(nanoid, force)
+        enqueue(nanoid, decision.force)
         counts["queued"] += 1
-        log.info("sweep.queued", auth_config_id=nanoid, reason=reason, vault_version=version)
+        log.info(
+            "sweep.queued", auth_config_id=nanoid, reason=decision.reason, vault_version=version
+        )
     return _completed(rt, started, checked=len(ids), errors=errors, ambiguous=ambiguous, **counts)
 
 

@@ -1,7 +1,7 @@
 """The Vault seam: KV v2 reads, listing and writes through one thread-safe client.
 
 Every hvac/requests failure leaves this module as a ``rotator.errors`` type (see
-``rotator.vault_auth.translate``); messages name the path and the problem, never a value.
+``rotator.vault_errors.translate``); messages name the path and the problem, never a value.
 Every string value read is handed to ``on_secret`` first, so the log redactor knows it.
 """
 
@@ -19,7 +19,8 @@ from hvac import exceptions as hvac_exc
 from rotator.config import Settings
 from rotator.errors import SecretFormatError, SecretNotFound, VaultUnavailable
 from rotator.models import Secret, SecretVersion
-from rotator.vault_auth import DENIED, TokenKeeper, as_dict, new_hvac_client, translate
+from rotator.vault_auth import TokenKeeper, new_hvac_client
+from rotator.vault_errors import DENIED, as_dict, translate
 
 __all__ = ["VaultClient", "string_leaves"]
 

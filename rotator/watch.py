@@ -16,20 +16,11 @@ from rich.table import Table
 from rich.text import Text
 
 from rotator.logs import scrub
+from rotator.render import colour
 from rotator.runtime import Runtime
 from rotator.status import StatusRow
 
 __all__ = ["render_watch", "watch_status"]
-
-_STYLE = {
-    "synced": "green",
-    "pending": "cyan",
-    "retrying": "yellow",
-    "failed": "red",
-    "ambiguous": "red",
-    "quarantined": "magenta",
-    "paused": "blue",
-}
 
 
 def _header(rows: Sequence[StatusRow], sweep: dict[str, str], interval: float, now: float) -> Text:
@@ -66,7 +57,7 @@ def render_watch(
             err = f"{r.last_error_status or ''} {r.last_error_slug or ''} {err}".strip()
         table.add_row(
             r.auth_config_id,
-            Text(r.state, style=_STYLE.get(r.state, "")),
+            Text(r.state, style=colour(r.state) or ""),
             str(r.vault_version or "-"),
             str(r.applied_version or "-"),
             scrub(err),

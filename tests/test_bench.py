@@ -1,4 +1,5 @@
-"""``rotator bench --quick`` end to end: its own stack, every row, a number in every figure.
+"""``python -m rotator.bench --quick`` end to end: its own stack, every row, a number in every
+figure; and the benchmark is a development tool, not a ``rotator`` command.
 
 Not a timed test: nothing here asserts on speed, only that each measure ran and was reported.
 """
@@ -22,9 +23,25 @@ ROWS = (
 NUMBER = re.compile(r"\d+(\.\d+)?")
 
 
+def test_bench_is_not_on_the_production_command() -> None:
+    """`rotator --help` lists no bench; `python -m rotator.bench --help` shows its options."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROTATOR_", "VAULT_"))}
+
+    def help_of(module: str) -> str:
+        argv = [sys.executable, "-m", module, "--help"]
+        return subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+
+    top, dev = help_of("rotator"), help_of("rotator.bench")
+    assert "bench" not in top and "rotate" in top
+    assert "python -m rotator.bench" in dev and "--quick" in dev
+
+
 def test_bench_quick_prints_every_row_with_numbers() -> None:
+    """Every measure runs on its own stack and is printed with a number and a baseline."""
     proc = subprocess.run(
-        [sys.executable, "-m", "rotator", "bench", "--quick"],
+        [sys.executable, "-m", "rotator.bench", "--quick"],
         env={k: v for k, v in os.environ.items() if not k.startswith(("ROTATOR_", "VAULT_"))},
         capture_output=True,
         text=True,

@@ -3,13 +3,14 @@ every countdown below the Redis broker's visibility timeout."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from rotator import app as celery_app
-from rotator import tasks
 from rotator.app import celery_config
 from rotator.config import load_settings
 from rotator.errors import ConfigError
+from rotator.policy import RetryBudget, requeue_delay
 
 ENV = {
     "VAULT_ADDR": "http://127.0.0.1:8200",
@@ -98,13 +99,15 @@ def test_settings_refuse_a_countdown_cap_that_reaches_the_visibility_timeout(
 @pytest.mark.parametrize("retry_after", [None, 0.0, 30.0, 10_000.0])
 @pytest.mark.parametrize("retries", [0, 3, 50])
 def test_every_countdown_is_capped_below_the_visibility_timeout(
-    monkeypatch: pytest.MonkeyPatch, retry_after: float | None, retries: int
+    retry_after: float | None, retries: int
 ) -> None:
     """Whatever the retry count or the server's Retry-After, a task's countdown is at least
     1 s and at most ROTATOR_RETRY_MAX_DELAY, itself below the visibility timeout."""
     s = load_settings({**ENV, "ROTATOR_RETRY_MAX_DELAY": "60"})
-    monkeypatch.setattr(celery_app, "_settings", s)
-    wait = tasks._countdown(retry_after, retries)
+    budget = RetryBudget.from_settings(s)
+    wait = requeue_delay(
+        retries, server_wait=retry_after, earliest=None, budget=budget, rand=random.random
+    )
     assert 1.0 <= wait <= s.retry_max_delay < s.visibility_timeout
     assert wait >= min(retry_after or 0.0, s.retry_max_delay)  # never sooner than asked, to the cap
 

@@ -255,12 +255,13 @@ def test_429_with_retry_after_120_goes_back_to_the_caller(harness: Callable[...,
 def test_persistent_503_becomes_unavailable_with_a_countdown(
     harness: Callable[..., Harness],
 ) -> None:
-    """After the in-call attempts the caller gets a countdown (rand=1: 40 s) and 3 attempts."""
+    """After the in-call attempts the caller gets no server wait (the requeue countdown is the
+    caller's to decide) and 3 attempts."""
     h = harness(httpx.Response(503))
     with pytest.raises(ComposioUnavailable) as caught:
         h.client.update_auth_config("ac_x1", custom_payload())
-    assert caught.value.retry_after == 40.0
-    assert getattr(caught.value, "attempts", None) == 3
+    assert caught.value.server_wait is None and caught.value.earliest is None
+    assert caught.value.attempts == 3
     assert len(h.server.requests) == 3
 
 

@@ -7,6 +7,7 @@ import pytest
 from rotator.errors import SecretFormatError
 from rotator.models import AppliedState, Binding, FieldMap, Secret, SecretVersion
 from rotator.plan import decide, extract_payload, fingerprint, sweep_decision
+from rotator.states import SweepAction
 
 B = Binding(auth_config_id="ac_x1", mount="secret", path="composio/auth_configs/ac_x1")
 KEY = b"k" * 32
@@ -167,28 +168,37 @@ def test_decide_table(
     assert plan.version == version
 
 
+Q, IN_STEP = SweepAction.QUEUE, SweepAction.IN_STEP
+
+
 @pytest.mark.parametrize(
     ("kw", "expected"),
     [
-        ({}, ("skip", False, "in step")),
-        ({"applied_version": None}, ("queue", False, "vault version None -> 5")),
-        ({"applied_version": 4}, ("queue", False, "vault version 4 -> 5")),
-        ({"paused": True, "applied_version": 4}, ("skip", False, "paused")),
-        ({"failures": 3, "error_version": 5, "applied_version": 4}, ("skip", False, "quarantined")),
+        ({}, (IN_STEP, False, "in step")),
+        ({"applied_version": None}, (Q, False, "vault version None -> 5")),
+        ({"applied_version": 4}, (Q, False, "vault version 4 -> 5")),
+        ({"paused": True, "applied_version": 4}, (SweepAction.PAUSED, False, "paused")),
+        (
+            {"failures": 3, "error_version": 5, "applied_version": 4},
+            (SweepAction.QUARANTINED, False, "quarantined"),
+        ),
         (
             {"failures": 3, "error_version": 4, "applied_version": 4},
-            ("queue", False, "vault version 4 -> 5"),
+            (Q, False, "vault version 4 -> 5"),
         ),
         (
             {"failures": 2, "error_version": 5, "applied_version": 4},
-            ("queue", False, "vault version 4 -> 5"),
+            (Q, False, "vault version 4 -> 5"),
         ),
-        ({"applied_at": -2600.0}, ("queue", True, "periodic re-sync")),
-        ({"applied_at": -2600.0, "resync_interval": 0}, ("skip", False, "in step")),
+        ({"applied_at": -2600.0}, (Q, True, "periodic re-sync")),
+        ({"applied_at": -2600.0, "resync_interval": 0}, (IN_STEP, False, "in step")),
     ],
 )
-def test_sweep_decision_table(kw: dict[str, object], expected: tuple[str, bool, str]) -> None:
-    """The sweep queues changed versions and due re-syncs; skips paused, quarantined, in step."""
+def test_sweep_decision_table(
+    kw: dict[str, object], expected: tuple[SweepAction, bool, str]
+) -> None:
+    """The sweep queues changed versions and due re-syncs; skips paused, quarantined, in step,
+    each with its own action (nothing parses the reason)."""
     args: dict[str, object] = {
         "current_version": 5,
         "applied_version": 5,
@@ -201,4 +211,5 @@ def test_sweep_decision_table(kw: dict[str, object], expected: tuple[str, bool, 
         "quarantine_after": 3,
     }
     args.update(kw)
-    assert sweep_decision(**args) == expected  # type: ignore[arg-type]
+    got = sweep_decision(**args)  # type: ignore[arg-type]
+    assert (got.action, got.force, got.reason) == expected

@@ -133,7 +133,7 @@ def test_decide_reasons_are_the_documented_sentences(
 @pytest.mark.parametrize(
     ("age", "expected"),
     [
-        (3599.9, ("skip", False, "in step")),
+        (3599.9, ("in_step", False, "in step")),
         (3600.0, ("queue", True, "periodic re-sync")),  # due exactly at the interval
         (3600.1, ("queue", True, "periodic re-sync")),
     ],
@@ -153,7 +153,7 @@ def test_resync_is_due_once_the_interval_has_fully_passed(
         resync_interval=3600.0,
         quarantine_after=3,
     )
-    assert tuple(decision) == expected
+    assert (decision.action, decision.force, decision.reason) == expected
 
 
 def test_an_in_step_config_with_no_applied_time_is_resynced() -> None:
@@ -169,4 +169,4 @@ def test_an_in_step_config_with_no_applied_time_is_resynced() -> None:
         resync_interval=3600.0,
         quarantine_after=3,
     )
-    assert tuple(decision) == ("queue", True, "periodic re-sync")
+    assert (decision.action, decision.force, decision.reason) == ("queue", True, "periodic re-sync")

@@ -21,6 +21,7 @@ from rotator.policy import (
     decide,
     parse_retry_after,
     render_table,
+    requeue_delay,
 )
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -77,14 +78,8 @@ RULES: list[Row] = [
     ("connection error retries", _info(None, failure="connect"), {}, NOW_, 0.5),
     ("dropped connection retries", _info(None, failure="protocol"), {}, NOW_, 0.5),
     # budgets
-    ("503 out of in-call attempts -> countdown", _info(503), {"attempt": 3}, LATER, 40.0),
-    (
-        "countdown is capped at max_delay",
-        _info(503),
-        {"attempt": 3, "budget": RetryBudget(max_delay=10.0)},
-        LATER,
-        10.0,
-    ),
+    # no server wait: the caller's requeue countdown (requeue_delay) decides, not the policy
+    ("503 out of in-call attempts -> retry later", _info(503), {"attempt": 3}, LATER, 0.0),
     ("429 Retry-After 2 is slept in the call", _info(429, retry_after=2.0), {}, NOW_, 2.0),
     ("429 Retry-After 5 (= budget) in the call", _info(429, retry_after=5.0), {}, NOW_, 5.0),
     ("429 Retry-After 30 goes to the caller", _info(429, retry_after=30.0), {}, LATER, 30.0),
@@ -171,7 +166,7 @@ RULES: list[Row] = [
         for action, status, expected, delay in (
             (RetryAction.FAIL, 503, FAIL, 0.0),
             (RetryAction.RETRY_NOW, 400, NOW_, 0.5),
-            (RetryAction.RETRY_LATER, 503, LATER, 10.0),  # countdown(1), rand=1
+            (RetryAction.RETRY_LATER, 503, LATER, 0.0),  # no server wait
             (RetryAction.REAUTH, 400, REAUTH, 0.0),
         )
     ),
@@ -194,7 +189,7 @@ RULES: list[Row] = [
         _info(400, slug="Tool_Flaky"),
         {"overrides": {"Tool_Flaky": RetryAction.RETRY_NOW}, "attempt": 3},
         LATER,
-        40.0,
+        0.0,
     ),
     (
         "override retry_later uses Retry-After when given",
@@ -312,9 +307,9 @@ def test_backoff_full_jitter_bounds(attempt: int, ceiling: float) -> None:
 
 
 def test_decide_uses_the_injected_rand_for_jitter() -> None:
-    """With rand=0 an in-call retry waits 0 s; the countdown never drops below half its ceiling."""
+    """With rand=0 an in-call retry waits 0 s, with rand=1 the whole backoff ceiling."""
     assert _decide(_info(503), rand=zero).delay == 0.0
-    assert _decide(_info(503), rand=zero, attempt=3).delay == 20.0
+    assert _decide(_info(503), rand=one).delay == 0.5
 
 
 @given(
@@ -373,3 +368,23 @@ def test_policy_imports_no_io_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("retries", "low", "high"), [(0, 5.0, 10.0), (1, 10.0, 20.0), (2, 20.0, 40.0), (3, 40.0, 80.0)]
+)
+def test_requeue_delay_grows_from_the_first_requeue(retries: int, low: float, high: float) -> None:
+    """With the defaults requeue n waits in [5 * 2**(n-1), 10 * 2**(n-1)] s: growth from n=1."""
+    budget = RetryBudget()
+    shortest = requeue_delay(retries, server_wait=None, earliest=None, budget=budget, rand=zero)
+    longest = requeue_delay(retries, server_wait=None, earliest=None, budget=budget, rand=one)
+    assert (shortest, longest) == (low, high)
+
+
+def test_requeue_delay_honours_both_floors_and_the_cap() -> None:
+    """Never sooner than the server's wait or rotator's own next slot; never over max_delay."""
+    budget = RetryBudget()
+    assert requeue_delay(0, server_wait=120.0, earliest=None, budget=budget, rand=one) == 120.0
+    assert requeue_delay(0, server_wait=None, earliest=60.0, budget=budget, rand=one) == 60.0
+    assert requeue_delay(0, server_wait=1e9, earliest=None, budget=budget, rand=one) == 300.0
+    assert requeue_delay(99, server_wait=None, earliest=None, budget=budget, rand=one) == 300.0

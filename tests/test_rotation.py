@@ -100,11 +100,13 @@ def test_404_unknown_auth_config_fails(stack: Stack) -> None:
 
 
 def test_transient_failure_past_the_in_call_budget_is_retry_later(stack: Stack) -> None:
-    """A long Retry-After is handed back as retry_later; nothing is recorded as applied."""
+    """A long Retry-After is handed back as retry_later (the countdown honours it); nothing is
+    recorded as applied."""
     stack.put("ac_r4", {"credentials": {"client_secret": "sec-r4"}})
     stack.emu.inject(Fault(status=429, retry_after="120"), nanoid="ac_r4")
     out = stack.rt.service.rotate("ac_r4")
-    assert out.result == "retry_later" and out.retry_after == 120
+    assert out.result == "retry_later" and out.server_wait == 120
+    assert out.retry_in is not None and out.retry_in >= 120
     assert stack.rt.state.get_applied("ac_r4") is None
     assert stack.rt.state.dead_letters() == []
 

@@ -12,7 +12,6 @@ import os
 import re
 import secrets
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,9 @@ from typing import Any
 import httpx
 
 from rotator.config import Settings, load_settings
-from rotator.sandbox.processes import OpenBaoServer, RedisServer, SandboxError
+from rotator.sandbox.groups import stop_groups
+from rotator.sandbox.processes import SandboxError
+from rotator.sandbox.servers import OpenBaoServer, RedisServer
 from rotator.vault import VaultClient
 
 __all__ = ["BenchStack", "EmulatorProcess", "clean_environ"]
@@ -76,13 +77,7 @@ class EmulatorProcess:
             self._http = None
         if proc is None:
             return
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        stop_groups([proc], grace=10)
         if proc.stdout is not None:
             proc.stdout.close()
 

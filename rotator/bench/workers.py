@@ -7,9 +7,7 @@ own process group, logging JSON to a file in the run's log directory.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from rotator.bench.stack import clean_environ
+from rotator.sandbox.groups import launch_rotator, stop_groups
 
 __all__ = [
     "BenchError",
@@ -102,15 +101,7 @@ class Services:
         self.sender = sender_app(env)
 
     def _spawn(self, label: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        with (self.logdir / f"{label}.log").open("ab") as out:
-            return subprocess.Popen(
-                [sys.executable, "-m", "rotator", *argv],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        return launch_rotator(argv, env=self.env, log=self.logdir / f"{label}.log")
 
     def start(self, workers: int, concurrency: int, *, beat: bool = False) -> Services:
         names = [f"{self.name}-{i + 1}" for i in range(workers)]
@@ -155,16 +146,7 @@ class Services:
         return sent
 
     def stop(self) -> None:
-        procs = [*self.workers, *([self.beat] if self.beat else [])]
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        stop_groups([*self.workers, *([self.beat] if self.beat else [])], grace=15)
         self.workers, self.beat = [], None
         self.sender.close()
 

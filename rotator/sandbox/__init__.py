@@ -5,6 +5,7 @@ Used by the test suite and by ``rotator demo``; nothing here is needed in produc
 
 from __future__ import annotations
 
-from rotator.sandbox.processes import OpenBaoServer, RedisServer, SandboxError, free_port
+from rotator.sandbox.processes import SandboxError, free_port
+from rotator.sandbox.servers import OpenBaoServer, RedisServer
 
 __all__ = ["OpenBaoServer", "RedisServer", "SandboxError", "free_port"]

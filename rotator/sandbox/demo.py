@@ -21,8 +21,9 @@ from rotator.runtime import Runtime, build_runtime
 from rotator.sandbox.demo_live import LiveServices, follow_until
 from rotator.sandbox.processes import SandboxError
 from rotator.sandbox.stack import LocalStack
+from rotator.states import Result
 
-__all__ = ["run_demo"]
+__all__ = ["rotation_round", "run_demo"]
 
 PREFIX = "composio/auth_configs"
 
@@ -59,7 +60,8 @@ def _expected(data: Mapping[str, object]) -> tuple[dict[str, object], dict[str, 
     return creds, shared
 
 
-def _round(rt: Runtime, title: str) -> list[Outcome]:
+def rotation_round(rt: Runtime, title: str) -> list[Outcome]:
+    """Rotate every auth config once, inline (through the service's pause gate), and show it."""
     click.secho(f"\n== {title}", bold=True)
     ids = list(rt.catalog.view(fresh=True).bindings)
     outcomes = [rt.service.rotate(i) for i in ids]
@@ -79,30 +81,35 @@ def _in_step(stack: LocalStack, vault: Mapping[str, Mapping[str, object]]) -> in
     return good
 
 
-def _demo(stack: LocalStack) -> int:
+def _seeded(stack: LocalStack, rt: Runtime) -> dict[str, dict[str, object]]:
+    """The four demo auth configs, in the emulated Composio and in Vault (the one seeding)."""
     seeded = _seed()
     for nanoid, data in seeded.items():
         kind = "default" if data.get("type") == "default" else "custom"
         stack.emulator.add_auth_config(nanoid, type=kind, toolkit=nanoid[7:-2].lower())
-    settings = load_settings(stack.env())
-    rt = build_runtime(settings)
+        rt.vault.write_secret("secret", f"{PREFIX}/{nanoid}", data)
+    return seeded
+
+
+def _demo(stack: LocalStack) -> int:
+    rt = build_runtime(load_settings(stack.env()))
     try:
-        for nanoid, data in seeded.items():
-            rt.vault.write_secret("secret", f"{PREFIX}/{nanoid}", data)
-        first = _round(rt, "round 1: first sync (one secret is malformed on purpose)")
+        seeded = _seeded(stack, rt)
+        first = rotation_round(rt, "round 1: first sync (one secret is malformed on purpose)")
         before = len(stack.emulator.patches())
-        _round(rt, "round 2: nothing changed in Vault, so nothing is pushed")
+        rotation_round(rt, "round 2: nothing changed in Vault, so nothing is pushed")
         click.echo(f"PATCHes sent in round 2: {len(stack.emulator.patches()) - before}")
         _rotate_in_vault(rt, seeded)
-        third = _round(rt, "round 3: two secrets rotated in Vault, the broken one fixed")
+        third = rotation_round(rt, "round 3: two secrets rotated in Vault, the broken one fixed")
         click.secho("\n== status", bold=True)
         print_status(rt.status_rows())
         good = _in_step(stack, seeded)
         click.echo(
             f"\nComposio holds exactly Vault's values for {good}/{len(seeded)} auth configs."
         )
-        expected_first = sum(o.result == "failed" for o in first) == 1
-        ok = expected_first and all(o.result != "failed" for o in third) and good == len(seeded)
+        expected_first = sum(o.result is Result.FAILED for o in first) == 1
+        third_ok = all(o.result is not Result.FAILED for o in third)
+        ok = expected_first and third_ok and good == len(seeded)
         return 0 if ok else 1
     finally:
         rt.close()
@@ -125,15 +132,10 @@ def _applied(rt: Runtime, nanoid: str) -> int | None:
 
 
 def _live(stack: LocalStack) -> int:
-    seeded = _seed()
-    for nanoid, data in seeded.items():
-        kind = "default" if data.get("type") == "default" else "custom"
-        stack.emulator.add_auth_config(nanoid, type=kind, toolkit=nanoid[7:-2].lower())
     rt = build_runtime(load_settings(stack.env()))
     services = LiveServices(stack)
     try:
-        for nanoid, data in seeded.items():
-            rt.vault.write_secret("secret", f"{PREFIX}/{nanoid}", data)
+        seeded = _seeded(stack, rt)
         click.secho("\n== starting a worker and a beat (sweep every 2 s)", bold=True)
         services.start()
         click.secho("\n== live: the first sweep finds four new auth configs", bold=True)

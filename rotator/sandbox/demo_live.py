@@ -5,9 +5,7 @@ new Vault versions are written; each rotation shows up as it happens (from the a
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -15,7 +13,9 @@ from pathlib import Path
 
 import click
 
+from rotator.render import colour
 from rotator.runtime import Runtime
+from rotator.sandbox.groups import launch_rotator, stop_groups
 from rotator.sandbox.stack import LocalStack
 
 __all__ = ["LiveServices", "follow_until"]
@@ -42,41 +42,26 @@ class LiveServices:
         schedule = str(Path(self._dir.name) / "beat.db")
         for name, argv in (("worker", ["worker", "-c", "4"]), ("beat", ["beat", "-s", schedule])):
             log = Path(self._dir.name) / f"{name}.log"
-            with log.open("wb") as out:
-                self.procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "rotator", *argv],
-                        env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                    )
-                )  # fmt: skip
+            self.procs.append(launch_rotator(argv, env=self.env, log=log))
             click.echo(f"  {name:<8} pid {self.procs[-1].pid}, log {log}")
 
     def alive(self) -> bool:
         return all(p.poll() is None for p in self.procs)
 
     def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=5)
+        stop_groups(self.procs, grace=15)
         self._dir.cleanup()
 
 
 def _line(fields: dict[str, str]) -> str:
     outcome = fields.get("outcome", "?")
-    colour = {"succeeded": "green", "failed": "red", "retry_later": "yellow"}.get(outcome)
     text = (
         f"{time.strftime('%H:%M:%S')}  {fields.get('auth_config_id', '?'):<17} "
         f"{outcome:<11} v{fields.get('vault_version', '-'):<3} "
         f"{fields.get('http_status', ''):<4} {fields.get('request_id', '')}"
     )
     reason = fields.get("error") or fields.get("reason", "")
-    return click.style(text, fg=colour) + f"  {reason[:160]}"
+    return click.style(text, fg=colour(outcome)) + f"  {reason[:160]}"
 
 
 def follow_until(

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Self
 
 from rotator.emulator import Emulator
-from rotator.sandbox.processes import OpenBaoServer, RedisServer
+from rotator.sandbox.servers import OpenBaoServer, RedisServer
 
 __all__ = ["LocalStack"]
 

@@ -1,62 +1,28 @@
-"""The ``rotator`` command. Exit codes: 0 ok, 1 a rotation (or check) failed, 2 usage/config."""
+"""The ``rotator`` commands. Exit codes: 0 ok, 1 a rotation (or check) failed, 2 usage/config."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import click
 
 from rotator.catalog import ambiguous_error
-from rotator.cli_service import queue_rotations, register
-from rotator.config import load_settings
-from rotator.errors import ConfigError, RotatorError
-from rotator.logs import configure_logging, scrub
-from rotator.models import Outcome
+from rotator.cli.service import SERVICE_COMMANDS
+from rotator.cli.shared import (
+    EXIT_FAILED,
+    EXIT_OK,
+    open_runtime,
+    parallel,
+    pick_ids,
+    queue_rotations,
+)
+from rotator.errors import RotatorError
+from rotator.logs import scrub
 from rotator.render import outcomes_json, print_json, print_outcomes, print_status
-from rotator.runtime import Runtime, build_runtime
+from rotator.runtime import Runtime
 
-__all__ = ["main"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-@contextmanager
-def open_runtime() -> Iterator[Runtime]:
-    """Load settings (exit 2 listing every problem), configure logs, build clients."""
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        click.echo(f"rotator: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    configure_logging(settings.log_level, settings.log_format)
-    try:
-        rt = build_runtime(settings)
-    except ConfigError as exc:
-        click.echo(f"rotator: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    try:
-        yield rt
-    finally:
-        rt.close()
-
-
-def _ids(rt: Runtime, ids: Sequence[str], all_: bool) -> list[str]:
-    if all_ == bool(ids):
-        raise click.UsageError("give NANOID... or --all (not both)")
-    if not all_:
-        return list(dict.fromkeys(ids))
-    view = rt.catalog.view(fresh=True)
-    for problem in view.problems:
-        click.echo(f"rotator: skipped: {problem}", err=True)
-    return view.ids()
-
-
-def _parallel(fn: Callable[[str], Outcome], ids: list[str], concurrency: int) -> list[Outcome]:
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids) or 1))) as pool:
-        return list(pool.map(fn, ids))
+__all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,9 +56,9 @@ def rotate(  # noqa: PLR0917  (click passes options positionally)
     if version is not None and (all_ or len(nanoids) != 1):
         raise click.UsageError("--version rolls back exactly one NANOID")
     with open_runtime() as rt:
-        ids = _ids(rt, nanoids, all_)
+        ids = pick_ids(rt, nanoids, all_)
         if inline:
-            outcomes = _parallel(
+            outcomes = parallel(
                 lambda i: rt.service.rotate(i, force=force, version=version), ids, concurrency
             )
         else:
@@ -104,8 +70,7 @@ def rotate(  # noqa: PLR0917  (click passes options positionally)
         print_json(outcomes_json(outcomes))
     else:
         print_outcomes(outcomes)
-    ok = all(o.result in ("succeeded", "skipped") for o in outcomes)
-    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+    sys.exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED)
 
 
 @cli.command()
@@ -218,11 +183,8 @@ def demo(inline: bool) -> None:
     sys.exit(run_demo(inline=inline))
 
 
-register(cli)
-
-from rotator.bench import bench as _bench  # noqa: E402
-
-cli.add_command(_bench)
+for _command in SERVICE_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

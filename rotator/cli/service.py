@@ -1,68 +1,25 @@
-"""The service side of the CLI: the queued rotate path, worker, beat, pause/resume, dead letters."""
+"""The service commands: worker, beat, pause/resume, health, the dead letter."""
 
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
 
 import click
 
+from rotator.cli.shared import open_runtime, queue_rotations
 from rotator.errors import RotatorError
 from rotator.logs import scrub
-from rotator.models import Outcome
 from rotator.runtime import Runtime
 
-__all__ = ["queue_rotations", "register"]
+__all__ = ["SERVICE_COMMANDS"]
 
 _PASS = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
-
-
-def _outcome(nanoid: str, raw: object, fallback: str) -> Outcome:
-    if isinstance(raw, dict) and raw.get("result") in ("succeeded", "skipped", "failed"):
-        fields = {k: v for k, v in raw.items() if k in Outcome.__dataclass_fields__}
-        return Outcome(**fields)
-    return Outcome(auth_config_id=nanoid, result="failed", reason=fallback)
-
-
-def queue_rotations(
-    ids: Sequence[str], *, force: bool, version: int | None, wait: bool, timeout: float
-) -> list[Outcome] | None:
-    """Send ``rotator.rotate`` for each id; with ``wait``, collect one outcome per id."""
-    from rotator.app import ROTATE_TASK, app
-
-    results = [
-        app.send_task(ROTATE_TASK, args=[i], kwargs={"force": force, "version": version})
-        for i in ids
-    ]
-    for nanoid, res in zip(ids, results, strict=True):
-        click.echo(f"queued {nanoid} task {res.id}", err=wait)
-    if not wait:
-        return None
-    deadline = time.monotonic() + timeout
-    outcomes = []
-    for nanoid, res in zip(ids, results, strict=True):
-        try:
-            raw = res.get(timeout=max(0.1, deadline - time.monotonic()), propagate=False)
-            outcomes.append(_outcome(nanoid, raw, f"task ended in state {res.state}"))
-        except Exception:  # celery's TimeoutError: the task is still queued or retrying
-            outcomes.append(
-                Outcome(auth_config_id=nanoid, result="retry_later", reason="not done in time")
-            )
-    return outcomes
 
 
 def _celery(argv: list[str]) -> None:
     from rotator.app import app
 
     app.start(argv)
-
-
-def _open() -> AbstractContextManager[Runtime]:
-    from rotator.cli import open_runtime
-
-    return open_runtime()
 
 
 @click.command(context_settings=_PASS)
@@ -90,7 +47,7 @@ def beat(ctx: click.Context) -> None:
 @click.argument("nanoid", required=False)
 def pause(nanoid: str | None) -> None:
     """Stop the sweep pushing (everything, or one NANOID); --force rotations still run."""
-    with _open() as rt:
+    with open_runtime() as rt:
         rt.state.pause(nanoid)
     click.echo(f"paused {nanoid or 'all auth configs'}")
 
@@ -99,7 +56,7 @@ def pause(nanoid: str | None) -> None:
 @click.argument("nanoid", required=False)
 def resume(nanoid: str | None) -> None:
     """Undo ``pause`` (everything, or one NANOID)."""
-    with _open() as rt:
+    with open_runtime() as rt:
         rt.state.resume(nanoid)
     click.echo(f"resumed {nanoid or 'all auth configs'}")
 
@@ -108,7 +65,7 @@ def resume(nanoid: str | None) -> None:
 def health() -> None:
     """Liveness for containers: Redis and Vault reachable (no Composio call). Exit 0 or 1."""
     try:
-        with _open() as rt:
+        with open_runtime() as rt:
             rt.state.ping()
             rt.vault.reachable()
     except RotatorError as exc:
@@ -128,7 +85,7 @@ def dlq_list(as_json: bool) -> None:
     """List dead-letter entries (oldest first)."""
     from rotator.render import print_json
 
-    with _open() as rt:
+    with open_runtime() as rt:
         entries = rt.state.dead_letters()
     if as_json:
         print_json([{"id": i, **e} for i, e in entries])
@@ -146,7 +103,7 @@ def dlq_list(as_json: bool) -> None:
 @click.option("--inline", is_flag=True, help="Rotate in this process instead of queueing.")
 def dlq_replay(entry_ids: tuple[str, ...], inline: bool) -> None:
     """Rotate again the auth configs of these entries (all when none given); remove them."""
-    with _open() as rt:
+    with open_runtime() as rt:
         entries = [(i, e) for i, e in rt.state.dead_letters() if not entry_ids or i in entry_ids]
         ids = list(
             dict.fromkeys(e["auth_config_id"] for _, e in entries if e.get("auth_config_id"))
@@ -157,15 +114,12 @@ def dlq_replay(entry_ids: tuple[str, ...], inline: bool) -> None:
     sys.exit(1 if failed else 0)
 
 
-def register(cli: click.Group) -> None:
-    """Attach the service commands to the ``rotator`` group."""
-    for command in (worker, beat, pause, resume, health, dlq):
-        cli.add_command(command)
-
-
 def _replay(rt: Runtime, ids: list[str], inline: bool) -> bool:
     if not inline:
         queue_rotations(ids, force=False, version=None, wait=False, timeout=0)
         return False
     outcomes = [rt.service.rotate(i) for i in ids]
-    return any(o.result not in ("succeeded", "skipped") for o in outcomes)
+    return not all(o.ok for o in outcomes)
+
+
+SERVICE_COMMANDS = (worker, beat, pause, resume, health, dlq)

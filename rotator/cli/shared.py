@@ -1,0 +1,102 @@
+"""What the ``rotator`` commands share: opening a runtime, exit codes, picking ids, running in
+parallel and the queued rotate path. Below the commands; imports none of them."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import click
+
+from rotator.config import load_settings
+from rotator.errors import ConfigError
+from rotator.logs import configure_logging
+from rotator.models import Outcome
+from rotator.runtime import Runtime, build_runtime
+from rotator.states import Result
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "open_runtime",
+    "parallel",
+    "pick_ids",
+    "queue_rotations",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@contextmanager
+def open_runtime() -> Iterator[Runtime]:
+    """Load settings (exit 2 listing every problem), configure logs, build clients."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        click.echo(f"rotator: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        rt = build_runtime(settings)
+    except ConfigError as exc:
+        click.echo(f"rotator: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def pick_ids(rt: Runtime, ids: Sequence[str], all_: bool) -> list[str]:
+    if all_ == bool(ids):
+        raise click.UsageError("give NANOID... or --all (not both)")
+    if not all_:
+        return list(dict.fromkeys(ids))
+    view = rt.catalog.view(fresh=True)
+    for problem in view.problems:
+        click.echo(f"rotator: skipped: {problem}", err=True)
+    return view.ids()
+
+
+def parallel(fn: Callable[[str], Outcome], ids: list[str], concurrency: int) -> list[Outcome]:
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids) or 1))) as pool:
+        return list(pool.map(fn, ids))
+
+
+def _outcome(nanoid: str, raw: object, fallback: str) -> Outcome:
+    final = (Result.SUCCEEDED, Result.SKIPPED, Result.FAILED)
+    if isinstance(raw, dict) and raw.get("result") in final:
+        fields = {k: v for k, v in raw.items() if k in Outcome.__dataclass_fields__}
+        return Outcome(**{**fields, "result": Result(raw["result"])})
+    return Outcome(auth_config_id=nanoid, result=Result.FAILED, reason=fallback)
+
+
+def queue_rotations(
+    ids: Sequence[str], *, force: bool, version: int | None, wait: bool, timeout: float
+) -> list[Outcome] | None:
+    """Send ``rotator.rotate`` for each id; with ``wait``, collect one outcome per id."""
+    from rotator.app import ROTATE_TASK, app
+
+    results = [
+        app.send_task(ROTATE_TASK, args=[i], kwargs={"force": force, "version": version})
+        for i in ids
+    ]
+    for nanoid, res in zip(ids, results, strict=True):
+        click.echo(f"queued {nanoid} task {res.id}", err=wait)
+    if not wait:
+        return None
+    deadline = time.monotonic() + timeout
+    outcomes = []
+    for nanoid, res in zip(ids, results, strict=True):
+        try:
+            raw = res.get(timeout=max(0.1, deadline - time.monotonic()), propagate=False)
+            outcomes.append(_outcome(nanoid, raw, f"task ended in state {res.state}"))
+        except Exception:  # celery's TimeoutError: the task is still queued or retrying
+            outcomes.append(
+                Outcome(auth_config_id=nanoid, result=Result.RETRY_LATER, reason="not done in time")
+            )
+    return outcomes

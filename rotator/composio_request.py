@@ -1,0 +1,73 @@
+"""Part of the Composio seam (with ``composio`` and ``composio_parse``): what a request is built
+from, checked before anything is sent: the base URL, the CA bundle, the path, the key header."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import ssl
+from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import urlparse
+
+from rotator.errors import ConfigError, SecretFormatError
+from rotator.models import Secret
+
+__all__ = ["check_base_url", "config_path", "key_header", "user_agent", "verify_context"]
+
+_NANOID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def user_agent() -> str:
+    try:
+        return f"rotator/{version('rotator')}"
+    except PackageNotFoundError:
+        return "rotator/0"
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str) -> None:
+    """https only; plain http just for loopback hosts (the emulator, a local tunnel)."""
+    parsed = urlparse(base_url)
+    if parsed.scheme == "https" and parsed.hostname:
+        return
+    if parsed.scheme == "http" and _is_loopback(parsed.hostname):
+        return
+    shown = f"{parsed.scheme}://{parsed.hostname or ''}"
+    raise ConfigError(
+        f"COMPOSIO_BASE_URL={shown!r}: use https:// (plain http:// only for 127.0.0.0/8, ::1, "
+        "localhost)"
+    )
+
+
+def verify_context(verify: str | bool) -> ssl.SSLContext | bool:
+    if isinstance(verify, bool):
+        return verify
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"CA bundle {verify!r} cannot be loaded: {exc}") from exc
+
+
+def config_path(nanoid: str) -> str:
+    if not _NANOID.fullmatch(nanoid):
+        raise ConfigError(f"{nanoid!r} is not an auth config id (ac_ + letters, digits, _ or -)")
+    return f"/api/v3/auth_configs/{nanoid}"
+
+
+def key_header(key: Secret) -> str:
+    value = key.reveal().strip()
+    if not value or not (value.isascii() and value.isprintable()):
+        raise SecretFormatError(
+            "the Composio API key is empty or holds characters an HTTP header cannot carry"
+        )
+    return value

@@ -1,0 +1,70 @@
+"""Redis errors translated once (``translated``), the per-auth-config lock a process holds, and
+``best_effort`` for state writes whose loss is harmless. Part of the Redis seam with state.py."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import redis
+import structlog
+from redis.exceptions import LockError
+from redis.lock import Lock
+
+from rotator.errors import LockBusy, StateUnavailable
+
+__all__ = ["HeldLock", "best_effort", "translated"]
+
+log = structlog.get_logger("rotator.state")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translated(fn: Callable[P, R]) -> Callable[P, R]:
+    """Redis errors become ``StateUnavailable`` (transient), raised once, from the cause."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StateUnavailable(f"Redis state store: {type(exc).__name__}") from exc
+
+    return wrapper
+
+
+def best_effort(write: Callable[[], object]) -> None:
+    """A state write whose loss costs at most a harmless re-push (or a dedupe key that expires
+    on its own): log ``state.write_failed`` instead of failing the rotation or the task."""
+    try:
+        write()
+    except StateUnavailable as exc:
+        log.warning("state.write_failed", error=str(exc))
+
+
+class HeldLock:
+    """A lock this process holds; its errors are translated like every Redis error."""
+
+    def __init__(self, lock: Lock, nanoid: str) -> None:
+        self._lock = lock
+        self._nanoid = nanoid
+
+    def renew(self) -> None:
+        """Reset the TTL to its full length; ``LockBusy`` if the lock expired and was taken."""
+        try:
+            self._lock.reacquire()
+        except LockError as exc:
+            raise LockBusy(f"{self._nanoid}: the lock expired before the PATCH") from exc
+        except redis.RedisError as exc:
+            raise StateUnavailable(f"Redis state store: {type(exc).__name__}") from exc
+
+    def release(self) -> None:
+        """Release if still ours (a lock that expired is simply gone)."""
+        try:
+            self._lock.release()
+        except LockError:
+            return
+        except redis.RedisError as exc:
+            raise StateUnavailable(f"Redis state store: {type(exc).__name__}") from exc
