@@ -306,19 +306,20 @@ def test_threads_stay_under_the_emulators_limit(client: redis.Redis) -> None:
 
 
 def test_settings_and_runtime_wiring(stack_env: dict[str, str]) -> None:
-    """ROTATOR_RATE_LIMIT parses N/unit (0 or empty: off); build_runtime wires the limiter."""
+    """ROTATOR_RATE_LIMIT parses auto (the default), N/unit (a cap) or 0 (off); build_runtime
+    wires the limiter."""
     base = {k: v for k, v in stack_env.items() if not k.startswith("ROTATOR_RATE")}
-    assert load_settings(base).rate_limit == (1500.0, 60.0)
+    assert load_settings(base).rate_limit is None and load_settings(base).rate_limit_auto
     assert load_settings(base).rate_limit_burst == 10
     assert load_settings({**base, "ROTATOR_RATE_LIMIT": "25/s"}).rate_limit == (25.0, 1.0)
     assert load_settings({**base, "ROTATOR_RATE_LIMIT": "20000/10min"}).rate_limit == (2e4, 600)
-    for none in ("0", "", "0/min"):
-        assert load_settings({**base, "ROTATOR_RATE_LIMIT": none}).rate_limit is None
+    for text in ("0", "off", "0/min"):
+        assert not load_settings({**base, "ROTATOR_RATE_LIMIT": text}).rate_limit_auto
     bad = {**base, "ROTATOR_RATE_LIMIT": "25", "ROTATOR_RATE_LIMIT_BURST": "0"}
     with pytest.raises(ConfigError) as caught:
         load_settings(bad)
     assert "ROTATOR_RATE_LIMIT='25' is not REQUESTS/PERIOD" in str(caught.value)
-    assert "ROTATOR_RATE_LIMIT_BURST must be at least 1" in str(caught.value)
+    assert "ROTATOR_RATE_LIMIT_BURST='0' must be at least 1" in str(caught.value)
     one = {"ROTATOR_RATE_LIMIT": "1/min", "ROTATOR_RATE_LIMIT_BURST": "1"}
     rt = build_runtime(load_settings({**base, **one}))
     try:
