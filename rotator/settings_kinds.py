@@ -48,10 +48,19 @@ def shown_text(raw: str) -> str:
     return repr(raw) if len(raw) <= _SHOWN_MAX else repr(raw[:_SHOWN_MAX]) + "..."
 
 
+def _without_userinfo(url: str) -> str:
+    if "@" not in url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
+
+
 def shown_url(raw: str) -> str:
-    """A URL echoed without its userinfo (``user:password@`` becomes ``***@``)."""
-    shown = re.sub(r"(?<=://)[^/@;]*@", "***@", raw)
-    return shown_text(shown)
+    """A URL (or ``;``-joined URLs) echoed without userinfo: all up to the last ``@`` of each is
+    ``***``, so a password holding ``/``, ``#`` or ``?`` is hidden too."""
+    return shown_text(";".join(_without_userinfo(u) for u in raw.split(";")))
 
 
 def is_loopback(host: str | None) -> bool:

@@ -259,7 +259,8 @@ def test_passwords_and_userinfo_are_never_echoed() -> None:
     """A bad URL's password and a bad secret's text never appear in the error."""
     env = {
         **GOOD,
-        "ROTATOR_REDIS_URL": "redis://:hunter2-pw@127.0.0.1:bad/0",
+        "ROTATOR_REDIS_URL": "redis://:hunter2-pw/#?x@127.0.0.1:bad/0",
+        "VAULT_ADDR": "http://vault:v4ult-pw@vault.example:8200",
         "COMPOSIO_BASE_URL": "https://admin:s3cr3t-pw@composio.example/\x07",
         "ROTATOR_FINGERPRINT_KEY": "tiny-secret-key",
         "ROTATOR_REDIS_SENTINEL_PASSWORD": "   ",
@@ -267,8 +268,8 @@ def test_passwords_and_userinfo_are_never_echoed() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(env)
     text = str(info.value)
-    assert len(info.value.problems) == 4
-    for secret in ("hunter2-pw", "s3cr3t-pw", "admin", "tiny-secret-key"):
+    assert len(info.value.problems) == 5
+    for secret in ("hunter2", "s3cr3t-pw", "admin", "tiny-secret-key", "v4ult-pw"):
         assert secret not in text
 
 
