@@ -193,7 +193,7 @@ class RateLimiter:
     def from_settings(cls, settings: Settings) -> RateLimiter | None:
         """The limiter the settings ask for; None when ``ROTATOR_RATE_LIMIT=0`` turns it off."""
         cap = settings.rate_limit
-        if cap is not None and cap[0] == 0:
+        if not settings.rate_limit_auto and cap is None:
             return None
         return cls.from_url(
             settings.redis_url,

@@ -51,7 +51,7 @@ K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
 # The only secret-looking values the compose stack may hold (documented in .env.example).
 DEV_PLACEHOLDERS = frozenset(
-    {"dev-only-root-token", "dev-only-composio-key", "dev-only-fingerprint-key"}
+    {"dev-only-root-token", "dev-only-composio-key", "dev-only-fingerprint-key-not-for-production"}
 )
 IMAGE_UID = 10001
 TMP = "/tmp"  # noqa: S108  (the pods' only writable path: an emptyDir)
@@ -799,7 +799,7 @@ def test_kubernetes_env_names_are_documented_settings_and_load() -> None:
         assert names <= settings, f"{where}: not in README's settings: {names - settings}"
         secret = {"VAULT_TOKEN", "VAULT_SECRET_ID", "COMPOSIO_API_KEY", "ROTATOR_FINGERPRINT_KEY"}
         assert not secret & set(config), "secrets never go in the ConfigMap"
-        loaded = load_settings({**config, "ROTATOR_FINGERPRINT_KEY": "from-the-secret"})
+        loaded = load_settings({**config, "ROTATOR_FINGERPRINT_KEY": "from-the-secret" * 3})
         assert loaded.vault_auth == "kubernetes"
         assert loaded.log_format == "json"
         assert loaded.vault_addr.startswith("https://")

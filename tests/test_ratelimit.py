@@ -324,29 +324,28 @@ def test_threads_stay_under_the_emulators_limit(client: redis.Redis) -> None:
 
 
 def test_settings_and_runtime_wiring(stack_env: dict[str, str]) -> None:
-    """ROTATOR_RATE_LIMIT is auto (None) by default, N/unit is a cap, 0 turns the limiter off;
-    ROTATOR_RATE_LIMIT_SHARE is in (0, 1]; build_runtime wires the limiter."""
+    """ROTATOR_RATE_LIMIT is auto by default, N/unit is a cap on top, 0/off turns the limiter
+    off; ROTATOR_RATE_LIMIT_SHARE is in (0, 1]; build_runtime wires the limiter."""
     base = {k: v for k, v in stack_env.items() if not k.startswith("ROTATOR_RATE")}
     defaults = load_settings(base)
-    assert (defaults.rate_limit, defaults.rate_limit_share, defaults.rate_limit_burst) == (
-        None,
-        0.5,
-        10,
-    )
+    assert (defaults.rate_limit, defaults.rate_limit_auto) == (None, True)
+    assert (defaults.rate_limit_share, defaults.rate_limit_burst) == (0.5, 10)
     for auto in ("auto", "", " AUTO "):
         assert load_settings({**base, "ROTATOR_RATE_LIMIT": auto}).rate_limit is None
     assert load_settings({**base, "ROTATOR_RATE_LIMIT": "25/s"}).rate_limit == (25.0, 1.0)
     assert load_settings({**base, "ROTATOR_RATE_LIMIT": "20000/10min"}).rate_limit == (2e4, 600)
     assert load_settings({**base, "ROTATOR_RATE_LIMIT_SHARE": "1"}).rate_limit_share == 1.0
-    for zero in ("0", "0/min"):
-        assert load_settings({**base, "ROTATOR_RATE_LIMIT": zero}).rate_limit == (0.0, 1.0)
+    for text in ("0", "off", "0/min"):
+        off = load_settings({**base, "ROTATOR_RATE_LIMIT": text})
+        assert (off.rate_limit, off.rate_limit_auto) == (None, False)
+        assert RateLimiter.from_settings(off) is None
     bad = {**base, "ROTATOR_RATE_LIMIT": "25", "ROTATOR_RATE_LIMIT_BURST": "0"}
     with pytest.raises(ConfigError) as caught:
         load_settings({**bad, "ROTATOR_RATE_LIMIT_SHARE": "1.5"})
     assert "ROTATOR_RATE_LIMIT='25' is not REQUESTS/PERIOD" in str(caught.value)
-    assert "ROTATOR_RATE_LIMIT_BURST must be at least 1" in str(caught.value)
-    assert "ROTATOR_RATE_LIMIT_SHARE must be more than 0 and at most 1" in str(caught.value)
-    with pytest.raises(ConfigError, match="ROTATOR_RATE_LIMIT_SHARE must be more than 0"):
+    assert "ROTATOR_RATE_LIMIT_BURST='0' must be at least 1" in str(caught.value)
+    assert "ROTATOR_RATE_LIMIT_SHARE" in str(caught.value)
+    with pytest.raises(ConfigError, match="ROTATOR_RATE_LIMIT_SHARE"):
         load_settings({**base, "ROTATOR_RATE_LIMIT_SHARE": "0"})
     one = {"ROTATOR_RATE_LIMIT": "1/min", "ROTATOR_RATE_LIMIT_BURST": "1"}
     rt = build_runtime(load_settings({**base, **one}))
@@ -358,9 +357,9 @@ def test_settings_and_runtime_wiring(stack_env: dict[str, str]) -> None:
     auto_rt = build_runtime(load_settings(base))
     auto_rt.close()
     assert auto_rt.limiter is not None and auto_rt.limiter.budget.source == "assumed"
-    off = build_runtime(load_settings({**base, "ROTATOR_RATE_LIMIT": "0"}))
-    off.close()
-    assert off.limiter is None
+    off_rt = build_runtime(load_settings({**base, "ROTATOR_RATE_LIMIT": "0"}))
+    off_rt.close()
+    assert off_rt.limiter is None
 
 
 def test_low_remaining_from_our_own_use_is_not_a_reason_to_slow_down() -> None:
