@@ -18,8 +18,10 @@ import json
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from urllib.parse import urlparse
 import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
+import redis
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -43,6 +46,7 @@ LOCK = ROOT / "deploy/requirements.lock"
 COMPOSE_DIR = ROOT / "deploy/compose"
 COMPOSE = COMPOSE_DIR / "compose.yaml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
+REDIS_ENV_EXAMPLE = COMPOSE_DIR / "redis.env.example"
 K8S_BASE = ROOT / "deploy/kubernetes/base"
 K8S_OVERLAY = ROOT / "deploy/kubernetes/overlays/example"
 
@@ -52,7 +56,12 @@ K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
 # The only secret-looking values the compose stack may hold (documented in .env.example).
 DEV_PLACEHOLDERS = frozenset(
-    {"dev-only-root-token", "dev-only-composio-key", "dev-only-fingerprint-key"}
+    {
+        "dev-only-root-token",
+        "dev-only-composio-key",
+        "dev-only-fingerprint-key",
+        "dev-only-redis-password",
+    }
 )
 IMAGE_UID = 10001
 TMP = "/tmp"  # noqa: S108  (the pods' only writable path: an emptyDir)
@@ -426,13 +435,64 @@ def test_compose_schema_check_rejects_a_broken_file() -> None:
     assert any("restart_policy" in e for e in errors), errors
 
 
-def test_compose_redis_runs_aof_and_noeviction() -> None:
-    redis = _services()["redis"]
-    command = redis["command"]
-    assert command[0] == "redis-server"
-    assert _arg(command, "--appendonly") == "yes"
-    assert _arg(command, "--maxmemory-policy") == "noeviction"
-    assert any(v.endswith(":/data") for v in redis["volumes"]), "AOF on a named volume"
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_compose_redis_requires_the_password_and_runs_aof_and_noeviction(tmp_path: Path) -> None:
+    """The redis service's own command, run with a real redis-server on a free loopback port:
+    no password is refused (NOAUTH), .env.example's ROTATOR_REDIS_URL gets in, AOF and
+    noeviction are on, and the password is not on redis-server's command line."""
+    redis_service = _services()["redis"]
+    assert redis_service["env_file"] == ["${REDIS_ENV_FILE:-redis.env.example}"]
+    shell, flag, script, argv0 = redis_service["command"]
+    assert (shell, flag) == ("sh", "-c")
+    password = _env_file(REDIS_ENV_EXAMPLE)["REDIS_PASSWORD"]
+    url = urlparse(_env_file(ENV_EXAMPLE)["ROTATOR_REDIS_URL"])
+    assert url.password == password, "ROTATOR_REDIS_URL must carry redis.env.example's password"
+    health = redis_service["healthcheck"]["test"]
+    assert health[0] == "CMD-SHELL" and "REDISCLI_AUTH=" in health[1], "health-check with AUTH"
+    server = shutil.which("redis-server")
+    assert server, "redis-server is not installed (apt-get install redis-server)"
+    port = _free_port()
+    env = {"PATH": str(Path(server).parent) + ":/usr/bin:/bin", "REDIS_PASSWORD": password}
+    extra = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)]
+    command = [shell, flag, script.replace("$$", "$"), argv0, *extra]
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as proc:
+        try:
+            _check_redis_auth(port, password, url)
+            assert password not in Path(f"/proc/{proc.pid}/cmdline").read_text()
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
+
+
+def _check_redis_auth(port: int, password: str, url: Any) -> None:
+    deadline = time.monotonic() + 10
+    anonymous = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+    while True:
+        try:
+            anonymous.ping()
+        except redis.exceptions.AuthenticationError:
+            break  # NOAUTH: up, and the password is required
+        except redis.exceptions.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+            continue
+        pytest.fail("Redis answered PING without a password")
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=port, password="wrong-password").ping()
+    local = url._replace(netloc=f":{url.password}@127.0.0.1:{port}").geturl()
+    client = redis.Redis.from_url(local, socket_timeout=2)
+    assert client.ping() is True
+    assert client.config_get("appendonly") == {"appendonly": "yes"}
+    assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    assert client.config_get("requirepass") == {"requirepass": password}
 
 
 def test_compose_worker_and_beat_share_one_image_and_wait_for_their_servers() -> None:
@@ -527,6 +587,7 @@ def _scalars(node: object, path: str = "") -> Iterator[tuple[str, str]]:
 
 def test_compose_has_no_secret_values_but_the_documented_dev_placeholders() -> None:
     pairs = list(_scalars(_yaml(COMPOSE))) + list(_env_file(ENV_EXAMPLE).items())
+    pairs += list(_env_file(REDIS_ENV_EXAMPLE).items())
     assert len(pairs) > 50
     for name, value in pairs:
         where = f"{name}={value!r}"
@@ -535,10 +596,12 @@ def test_compose_has_no_secret_values_but_the_documented_dev_placeholders() -> N
         elif value not in DEV_PLACEHOLDERS:
             assert not any(p.search(value) for p in _CREDENTIAL_SHAPES), f"{where}: a credential?"
         if "://" in value:
-            assert urlparse(value).password is None, f"{where}: a password in a URL"
+            password = urlparse(value).password
+            assert password in (None, *DEV_PLACEHOLDERS), f"{where}: a password in a URL"
     documented = ENV_EXAMPLE.read_text().split("\n\n", 1)[0]
     for placeholder in DEV_PLACEHOLDERS:
         assert placeholder in documented, f"{placeholder} is not documented in .env.example"
+    assert "dev-only-redis-password" in REDIS_ENV_EXAMPLE.read_text().split("\n\n", 1)[0]
 
 
 # -- Kubernetes -----------------------------------------------------------------------------------
