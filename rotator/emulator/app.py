@@ -19,6 +19,7 @@ from types import TracebackType
 
 from rotator.emulator.admin import PREFIX, handle_admin
 from rotator.emulator.backend import Backend
+from rotator.emulator.bind import bind_problem
 from rotator.emulator.faults import Fault, FaultMix
 from rotator.emulator.journal import JournalEntry
 from rotator.emulator.messages import Reply, Request, new_request_id
@@ -38,7 +39,11 @@ class Emulator:
         rate_limit: int | None = None,
         rate_window: float = 60.0,
         seed: int = 0,
+        admin_token: str | None = None,
+        allow_remote: bool = False,
     ) -> None:
+        self._admin_token = admin_token
+        self._allow_remote = allow_remote
         self._backend = Backend(
             api_keys=api_keys, rate_limit=rate_limit, rate_window=rate_window, seed=seed
         )
@@ -48,7 +53,13 @@ class Emulator:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Emulator:
-        """Start serving in a background thread; listening when this returns."""
+        """Start serving in a background thread; listening when this returns.
+
+        A host that is not loopback raises ``ValueError`` unless the emulator was made with
+        ``allow_remote`` and an ``admin_token`` (see ``rotator.emulator.bind``)."""
+        problem = bind_problem(host, allow_remote=self._allow_remote, admin_token=self._admin_token)
+        if problem is not None:
+            raise ValueError(problem)
         self._port = self._server.start(host, port)
         self._host = host
         return self
@@ -163,5 +174,5 @@ class Emulator:
     def _handle(self, request: Request) -> Reply:
         rid = new_request_id()
         if request.path.startswith(PREFIX):
-            return Reply(handle_admin(self._backend, request, rid))
+            return Reply(handle_admin(self._backend, request, rid, admin_token=self._admin_token))
         return handle_api(self._backend, request, rid)
