@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 from rotator.errors import ConfigError
 from rotator.models import RetryAction, Secret
+from rotator.redis_conn import url_problems
 
 __all__ = ["Settings", "VaultAuth", "load_fingerprint_key", "load_settings", "longest_rotation"]
 
@@ -50,6 +51,8 @@ class Settings:
     composio_connect_timeout: float = 5.0
     composio_cacert: str | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_sentinel_master: str | None = None
+    redis_sentinel_password: Secret | None = field(default=None, repr=False)
     fingerprint_key: Secret | None = field(default=None, repr=False)
     fingerprint_key_file: str | None = None
     lock_ttl: float = 300.0
@@ -208,6 +211,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         composio_connect_timeout=_f(env, "ROTATOR_COMPOSIO_CONNECT_TIMEOUT", 5.0, problems),
         composio_cacert=env.get("ROTATOR_COMPOSIO_CACERT") or None,
         redis_url=env.get("ROTATOR_REDIS_URL") or "redis://127.0.0.1:6379/0",
+        redis_sentinel_master=env.get("ROTATOR_REDIS_SENTINEL_MASTER") or None,
+        redis_sentinel_password=_secret(env, "ROTATOR_REDIS_SENTINEL_PASSWORD"),
         fingerprint_key=_secret(env, "ROTATOR_FINGERPRINT_KEY"),
         fingerprint_key_file=env.get("ROTATOR_FINGERPRINT_KEY_FILE") or None,
         lock_ttl=_f(env, "ROTATOR_LOCK_TTL", 300.0, problems),
@@ -228,7 +233,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_burst=_i(env, "ROTATOR_RATE_LIMIT_BURST", 10, problems),
     )
     _check_url("COMPOSIO_BASE_URL", s.composio_base_url, ("http", "https"), problems)
-    _check_url("ROTATOR_REDIS_URL", s.redis_url, ("redis", "rediss", "unix"), problems)
+    problems += url_problems(s.redis_url, s.redis_sentinel_master)
     _check_file("VAULT_CACERT", s.vault_cacert, problems)
     _check_file("ROTATOR_COMPOSIO_CACERT", s.composio_cacert, problems)
     _check_file("ROTATOR_BINDINGS_FILE", s.bindings_file, problems)

@@ -30,8 +30,9 @@ import structlog
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from rotator import redis_conn
 from rotator.config import Settings
-from rotator.models import ResponseInfo
+from rotator.models import ResponseInfo, Secret
 from rotator.state import Keys
 
 __all__ = ["Adaptation", "RateLimiter", "adaptation"]
@@ -177,12 +178,21 @@ class RateLimiter:
         self._warned_at = -_WARN_EVERY
 
     @classmethod
-    def from_url(cls, url: str, *, rate: float, period: float, burst: int) -> RateLimiter:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        rate: float,
+        period: float,
+        burst: int,
+        sentinel_master: str | None = None,
+        sentinel_password: Secret | None = None,
+    ) -> RateLimiter:
         """A limiter with its own Redis client: 1 s timeouts, one immediate retry, so that a
         Redis outage costs each request at most a couple of seconds before failing open."""
-        client = redis.Redis.from_url(
-            url, socket_timeout=1.0, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 1)
-        )
+        sockets = {**redis_conn.LIMITER_SOCKETS, "retry": Retry(NoBackoff(), 1)}
+        spec = redis_conn.RedisSpec(url, sentinel_master, sentinel_password)
+        client = redis_conn.client(spec, sockets=sockets)
         return cls(client, rate=rate, period=period, burst=burst)
 
     @classmethod
@@ -192,7 +202,12 @@ class RateLimiter:
             return None
         rate, period = settings.rate_limit
         return cls.from_url(
-            settings.redis_url, rate=rate, period=period, burst=settings.rate_limit_burst
+            settings.redis_url,
+            rate=rate,
+            period=period,
+            burst=settings.rate_limit_burst,
+            sentinel_master=settings.redis_sentinel_master,
+            sentinel_password=settings.redis_sentinel_password,
         )
 
     def acquire(self) -> float:
