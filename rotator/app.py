@@ -111,7 +111,7 @@ def celery_config(s: Settings) -> dict[str, Any]:
         "worker_concurrency": s.worker_concurrency,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
-        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "beat_scheduler": "rotator.beat:Scheduler",
         "redbeat_key_prefix": "rotator:redbeat",
         "redbeat_lock_timeout": max(10, int(s.sweep_interval * 3)),
         "beat_max_loop_interval": max(1, min(5, int(s.sweep_interval))),
