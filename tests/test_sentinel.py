@@ -127,15 +127,21 @@ def sweeps_sent(text: str) -> int:
 def test_beat_outlives_the_primary_sigkilled_and_keeps_sending_the_sweep(
     sentinel_stack: Stack, sentinel_group: SentinelGroup, workers: Workers
 ) -> None:
-    """Beat alone on a Sentinel group: the primary is SIGKILLed; beat logs the lost connection
-    (it used to exit from RedBeat's lock extension), follows the promoted replica and keeps
-    sending the sweep every second."""
+    """Beat alone on a Sentinel group: the primary is SIGKILLed; current_primary() names the
+    promoted replica; beat logs the lost connection (it used to exit from RedBeat's lock
+    extension), follows the replica and keeps sending the sweep every second."""
     procs = workers.group(shipped_defaults(sentinel_stack))
     beat = procs.beat("b1")
+    before = current_primary(sentinel_stack.rt.settings)
+    assert before == f"127.0.0.1:{sentinel_group.primary.port} (sentinel master rotmaster)"
     wait_until("beat sending sweeps", lambda: sweeps_sent(procs.output()) >= 2, 30)
     assert sentinel_group.primary.pid is not None
     os.killpg(sentinel_group.primary.pid, signal.SIGKILL)
     sentinel_group.wait_failover()
+    assert sentinel_group.replica is not None
+    assert current_primary(sentinel_stack.rt.settings).startswith(
+        f"127.0.0.1:{sentinel_group.replica.port} "
+    )
     after = sweeps_sent(procs.output())
     wait_until("sweeps sent after the failover", lambda: sweeps_sent(procs.output()) >= after + 3)
     assert beat.poll() is None, "beat exited"
