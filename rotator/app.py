@@ -2,13 +2,16 @@
 
 ``celery -A rotator.app worker`` and ``rotator worker`` both work. Settings are read (and
 validated) when Celery first needs its configuration; a broken configuration stops the process
-with exit code 2 and one message listing every problem.
+with exit code 2 and one message listing every problem. It fails closed: until the settings are
+applied the broker and backend are an unknown transport, so nothing can reach Celery's default
+``amqp://guest@localhost`` even if configuration went wrong in a way nobody foresaw.
 """
 
 from __future__ import annotations
 
+import math
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from celery import Celery, signals
@@ -16,6 +19,7 @@ from celery import Celery, signals
 from rotator.config import Settings, load_settings
 from rotator.errors import ConfigError
 from rotator.logs import configure_logging
+from rotator.redis_conn import SOCKETS, celery_redis_config, verify_master
 
 __all__ = ["ROTATE_TASK", "SWEEP_TASK", "app", "celery_config", "settings"]
 
@@ -23,7 +27,9 @@ ROTATE_TASK = "rotator.rotate"
 SWEEP_TASK = "rotator.sweep"
 QUEUE = "rotator"
 
-app = Celery("rotator", include=["rotator.tasks"])
+# Placeholders no transport answers to: replaced by the settings in ``_configure``, never used.
+_UNCONFIGURED = "rotator-unconfigured://"
+app = Celery("rotator", include=["rotator.tasks"], broker=_UNCONFIGURED, backend=_UNCONFIGURED)
 _settings: Settings | None = None
 
 
@@ -32,30 +38,50 @@ def settings() -> Settings:
     global _settings  # noqa: PLW0603  (one per process, read once)
     if _settings is None:
         try:
-            _settings = load_settings()
+            loaded = load_settings()
+            _check_numbers(loaded)
         except ConfigError as exc:
-            sys.stderr.write(f"rotator: {exc}\n")
-            raise SystemExit(2) from None
+            _exit_config(exc)
+        _settings = loaded
     return _settings
+
+
+def _exit_config(exc: ConfigError) -> NoReturn:
+    """One line on stderr naming every problem, then exit 2 (Celery lets ``SystemExit`` by)."""
+    sys.stderr.write(f"rotator: invalid configuration: {'; '.join(exc.problems)}\n")
+    sys.stderr.flush()
+    raise SystemExit(2) from None
+
+
+# The numbers Celery's own settings are computed from: finite, and below about 115 days.
+_CELERY_NUMBERS = {
+    "ROTATOR_VISIBILITY_TIMEOUT": "visibility_timeout",
+    "ROTATOR_SWEEP_INTERVAL": "sweep_interval",
+}
+
+
+def _check_numbers(s: Settings) -> None:
+    problems = [
+        f"{name}={getattr(s, attr)!r} must be a finite number of seconds below 10000000"
+        for name, attr in _CELERY_NUMBERS.items()
+        if not (math.isfinite(getattr(s, attr)) and getattr(s, attr) < 1e7)
+    ]
+    if problems:
+        raise ConfigError(problems)
 
 
 def celery_config(s: Settings) -> dict[str, Any]:
     """Every Celery setting rotator relies on (the README's reliability settings say why)."""
     redis_opts = {
         "visibility_timeout": int(s.visibility_timeout),
-        "socket_timeout": 10,
-        "socket_connect_timeout": 5,
-        "socket_keepalive": True,
-        "retry_on_timeout": True,
-        "health_check_interval": 30,
+        **SOCKETS,
         # A SIGKILLed worker's unacked messages come back after the visibility timeout, but only
         # when a worker scans for them: every interval * throttle seconds (kombu: 10 * 10 = 100).
         "unacked_restore_interval": max(1, min(10, int(s.visibility_timeout / 4))),
         "unacked_restore_throttle": 1,
     }
     return {
-        "broker_url": s.redis_url,
-        "result_backend": s.redis_url,
+        **celery_redis_config(s, redis_opts),
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
@@ -63,8 +89,6 @@ def celery_config(s: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "broker_transport_options": redis_opts,
-        "result_backend_transport_options": redis_opts,
         # Storing a result while Redis restarts: wait for it (10 ms doubling to 10 s, 10 times)
         # instead of failing a task whose rotation is done ("Exception raised outside body").
         "result_backend_always_retry": True,
@@ -76,14 +100,18 @@ def celery_config(s: Settings) -> dict[str, Any]:
         "redis_socket_keepalive": True,
         "redis_backend_health_check_interval": 30,
         "broker_connection_retry_on_startup": True,
+        # A failover or a dead socket is survived, never a reason to exit: reconnect for ever
+        # (Celery backs off to 30 s between attempts), also on channel errors such as READONLY.
+        "broker_connection_retry": True,
+        "broker_connection_max_retries": None,
+        "broker_channel_error_retry": True,
         "result_expires": 24 * 3600,
         "task_default_queue": QUEUE,
         "worker_pool": "threads",
         "worker_concurrency": s.worker_concurrency,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
-        "beat_scheduler": "redbeat.RedBeatScheduler",
-        "redbeat_redis_url": s.redis_url,
+        "beat_scheduler": "rotator.beat:Scheduler",
         "redbeat_key_prefix": "rotator:redbeat",
         "redbeat_lock_timeout": max(10, int(s.sweep_interval * 3)),
         "beat_max_loop_interval": max(1, min(5, int(s.sweep_interval))),
@@ -95,7 +123,16 @@ def celery_config(s: Settings) -> dict[str, Any]:
 
 @app.on_configure.connect
 def _configure(sender: Celery, **_: Any) -> None:
-    sender.conf.update(celery_config(settings()))
+    """Apply the settings, or stop with exit 2: Celery logs and ignores a receiver's exception
+    (it would then run on its defaults), so every error becomes ``SystemExit``, which it lets by."""
+    try:
+        config = celery_config(settings())
+        verify_master(settings())
+    except ConfigError as exc:
+        _exit_config(exc)
+    except Exception as exc:  # fail closed on anything unforeseen
+        _exit_config(ConfigError(f"cannot configure Celery ({type(exc).__name__})"))
+    sender.conf.update(config)
 
 
 @signals.setup_logging.connect

@@ -52,6 +52,8 @@ class ConfigError(RotatorError):
         self.problems = items
 
     def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return f"invalid configuration: {self.problems[0]}"
         return "invalid configuration:\n" + "\n".join(f"  - {p}" for p in self.problems)
 
 

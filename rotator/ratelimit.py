@@ -36,8 +36,9 @@ import structlog
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from rotator import redis_conn
 from rotator.config import Settings
-from rotator.models import ResponseInfo
+from rotator.models import ResponseInfo, Secret
 from rotator.ratelimit_policy import (
     Adaptation,
     Announced,
@@ -180,13 +181,20 @@ class RateLimiter:
 
     @classmethod
     def from_url(
-        cls, url: str, *, share: float, cap: tuple[float, float] | None, burst: int
+        cls,
+        url: str,
+        *,
+        share: float,
+        cap: tuple[float, float] | None,
+        burst: int,
+        sentinel_master: str | None = None,
+        sentinel_password: Secret | None = None,
     ) -> RateLimiter:
         """A limiter with its own Redis client: 1 s timeouts, one immediate retry, so that a
         Redis outage costs each request at most a couple of seconds before failing open."""
-        client = redis.Redis.from_url(
-            url, socket_timeout=1.0, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 1)
-        )
+        sockets = {**redis_conn.LIMITER_SOCKETS, "retry": Retry(NoBackoff(), 1)}
+        spec = redis_conn.RedisSpec(url, sentinel_master, sentinel_password)
+        client = redis_conn.client(spec, sockets=sockets)
         return cls(client, share=share, cap=cap, burst=burst)
 
     @classmethod
@@ -200,6 +208,8 @@ class RateLimiter:
             share=settings.rate_limit_share,
             cap=cap,
             burst=settings.rate_limit_burst,
+            sentinel_master=settings.redis_sentinel_master,
+            sentinel_password=settings.redis_sentinel_password,
         )
 
     @property

@@ -122,7 +122,11 @@ def build_runtime(settings: Settings) -> Runtime:
         composio = ComposioClient.from_settings(
             settings, key_provider=lambda refresh: key, limiter=limiter
         )
-    state = StateStore.from_url(settings.redis_url)
+    state = StateStore.from_url(
+        settings.redis_url,
+        sentinel_master=settings.redis_sentinel_master,
+        sentinel_password=settings.redis_sentinel_password,
+    )
     catalog = Catalog(settings, vault)
     service = RotationService(
         vault=vault,

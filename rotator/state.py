@@ -13,8 +13,9 @@ from typing import cast
 import redis
 from redis.lock import Lock
 
+from rotator import redis_conn
 from rotator.errors import LockBusy
-from rotator.models import AppliedState, Brief, LastError, StoredState
+from rotator.models import AppliedState, Brief, LastError, Secret, StoredState
 from rotator.state_codec import applied_from, flat, last_error_from, opt_int
 from rotator.state_keys import STREAM_MAXLEN, Keys
 from rotator.state_lock import HeldLock, translated
@@ -31,17 +32,16 @@ class StateStore:
         self.redis = client
 
     @classmethod
-    def from_url(cls, url: str) -> StateStore:
-        client = redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            socket_keepalive=True,
-            retry_on_timeout=True,
-            health_check_interval=30,
-        )
-        return cls(client)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        sentinel_master: str | None = None,
+        sentinel_password: Secret | None = None,
+    ) -> StateStore:
+        """A store on ``url`` (plain, TLS, unix or Sentinel: ``rotator.redis_conn``)."""
+        spec = redis_conn.RedisSpec(url, sentinel_master, sentinel_password)
+        return cls(redis_conn.client(spec, decode_responses=True))
 
     @translated
     def ping(self) -> bool:

@@ -15,7 +15,7 @@ import redis
 
 from rotator.sandbox import OpenBaoServer, RedisServer, SandboxError
 
-pytest_plugins = ["tests.helpers", "tests.procs", "tests.faults_support"]
+pytest_plugins = ["tests.helpers", "tests.procs", "tests.faults_support", "tests.sentinel_support"]
 
 Server = TypeVar("Server", RedisServer, OpenBaoServer)
 
