@@ -17,7 +17,6 @@ from urllib.parse import urlparse
 
 from rotator.errors import ConfigError
 from rotator.models import RetryAction, Secret
-from rotator.redis_conn import url_problems
 
 __all__ = ["Settings", "VaultAuth", "load_fingerprint_key", "load_settings", "longest_rotation"]
 
@@ -233,6 +232,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_burst=_i(env, "ROTATOR_RATE_LIMIT_BURST", 10, problems),
     )
     _check_url("COMPOSIO_BASE_URL", s.composio_base_url, ("http", "https"), problems)
+    from rotator.redis_conn import url_problems  # imports redis: not for the pure modules
+
     problems += url_problems(s.redis_url, s.redis_sentinel_master)
     _check_file("VAULT_CACERT", s.vault_cacert, problems)
     _check_file("ROTATOR_COMPOSIO_CACERT", s.composio_cacert, problems)
