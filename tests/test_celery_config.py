@@ -35,7 +35,7 @@ def test_the_reliability_settings_are_on_with_the_defaults() -> None:
     assert conf["result_backend_always_retry"] is True and conf["result_backend_max_retries"] > 0
     assert conf["broker_connection_retry_on_startup"] is True
     assert conf["worker_pool"] == "threads"
-    assert conf["beat_scheduler"] == "redbeat.RedBeatScheduler"
+    assert conf["beat_scheduler"] == "rotator.beat:Scheduler"  # RedBeat that outlives a failover
     assert conf["beat_schedule"]["rotator-sweep"] == {"task": "rotator.sweep", "schedule": 60.0}
 
 

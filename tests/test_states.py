@@ -14,7 +14,16 @@ from rotator.states import ErrorKind, Result, RowState, SweepAction
 WIRE = {
     Result: ["succeeded", "skipped", "retry_later", "failed"],
     ErrorKind: ["transient", "permanent", "exhausted"],
-    RowState: ["synced", "pending", "retrying", "failed", "unknown", "quarantined", "paused"],
+    RowState: [
+        "synced",
+        "pending",
+        "retrying",
+        "failed",
+        "unknown",
+        "quarantined",
+        "paused",
+        "ambiguous",
+    ],
     SweepAction: ["queue", "in_step", "paused", "quarantined"],
 }
 

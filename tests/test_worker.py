@@ -159,7 +159,9 @@ def test_broker_traffic_carries_no_secret_values(
     stop = threading.Event()
 
     def monitor() -> None:
-        with redis.Redis.from_url(redis_url) as client, client.monitor() as m:
+        # No read timeout: MONITOR is quiet while the worker starts on a loaded machine.
+        no_timeout = {"socket_timeout": None, "health_check_interval": 0}
+        with redis.Redis.from_url(redis_url, **no_timeout) as client, client.monitor() as m:
             for cmd in m.listen():
                 seen.append(str(cmd["command"]))
                 if stop.is_set():
