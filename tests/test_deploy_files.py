@@ -27,8 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
+import celery
 import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
@@ -39,6 +40,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from rotator.config import load_settings
+from rotator.redis_conn import RedisSpec, celery_redis_config, client
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -812,13 +814,14 @@ def test_kubernetes_networkpolicy_allows_only_dns_vault_redis_and_https() -> Non
             assert rule.get("ports") and rule.get("to"), "every egress rule names peers and ports"
             ports |= _ports(rule)
         config = _by_kind(render, "ConfigMap")["rotator-config"]["data"]
+        redis_url = urlparse(_kit_redis_url())
         vault_port = urlparse(config["VAULT_ADDR"]).port or 443
-        redis_port = urlparse(config["ROTATOR_REDIS_URL"]).port or 6379
+        redis_port = redis_url.port or 6379
         assert urlparse(config["COMPOSIO_BASE_URL"]).scheme == "https"
         assert ports == {("UDP", 53), ("TCP", 53), ("TCP", vault_port), ("TCP", redis_port)} | {
             ("TCP", 443)
         }, where
-        # The Vault and Redis rules point where the ConfigMap's addresses point.
+        # The Vault and Redis rules point where the ConfigMap's and the Secret's addresses point.
         vault_host = urlparse(config["VAULT_ADDR"]).hostname or ""
         assert re.fullmatch(r"[a-z0-9-]+\.[a-z0-9-]+\.svc(\.cluster\.local)?", vault_host), (
             f"{where}: VAULT_ADDR {vault_host} is not an in-cluster service: patch the policy too"
@@ -827,7 +830,7 @@ def test_kubernetes_networkpolicy_allows_only_dns_vault_redis_and_https() -> Non
         (vault_peer,) = vault_rule["to"]
         vault_ns = vault_peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
         assert vault_ns == vault_host.split(".")[1], where
-        redis_host = urlparse(config["ROTATOR_REDIS_URL"]).hostname or ""
+        redis_host = redis_url.hostname or ""
         assert "." not in redis_host, "Redis is a service in the pods' own namespace"
         (redis_rule,) = [r for r in spec["egress"] if ("TCP", redis_port) in _ports(r)]
         assert [set(peer) for peer in redis_rule["to"]] == [{"podSelector"}], where
@@ -847,11 +850,104 @@ def test_kubernetes_env_names_are_documented_settings_and_load() -> None:
             assert refs == ["rotator-config"], "settings come from the one ConfigMap"
         assert names <= settings, f"{where}: not in README's settings: {names - settings}"
         secret = {"VAULT_TOKEN", "VAULT_SECRET_ID", "COMPOSIO_API_KEY", "ROTATOR_FINGERPRINT_KEY"}
+        secret |= {"ROTATOR_REDIS_URL"}
         assert not secret & set(config), "secrets never go in the ConfigMap"
-        loaded = load_settings({**config, "ROTATOR_FINGERPRINT_KEY": "from-the-secret" * 3})
+        from_secrets = {"ROTATOR_FINGERPRINT_KEY": "from-the-secret" * 3}
+        loaded = load_settings({**config, **from_secrets, "ROTATOR_REDIS_URL": _kit_redis_url()})
         assert loaded.vault_auth == "kubernetes"
+        assert loaded.redis_url == _kit_redis_url()
+        assert loaded.rate_limit_auto is True, "the kit takes Composio's announced limit"
+        assert loaded.rate_limit is None, "and sets no cap of its own on top"
         assert loaded.log_format == "json"
         assert loaded.vault_addr.startswith("https://")
+
+
+def test_kubernetes_redis_url_comes_from_a_secret_and_carries_a_password() -> None:
+    """ROTATOR_REDIS_URL is in no ConfigMap: worker and beat read it from the Secret
+    rotator-redis, and the documented URL has a password, TLS verified, the mounted CA."""
+    url = _kit_redis_url()
+    assert urlparse(url).password, "the kit's Redis URL carries a password (AUTH)"
+    assert urlparse(url).scheme == "rediss", "the documented URL uses TLS"
+    query = _redis_query(url)
+    assert query["ssl_cert_reqs"] == "required"
+    for where, render in _renders().items():
+        for config in _by_kind(render, "ConfigMap").values():
+            assert "ROTATOR_REDIS_URL" not in config["data"], f"{where}: a Redis URL in a ConfigMap"
+        for deployment in _by_kind(render, "Deployment").values():
+            pod = deployment["spec"]["template"]["spec"]
+            (container,) = pod["containers"]
+            env = {e["name"]: e for e in container["env"]}
+            ref = env["ROTATOR_REDIS_URL"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "rotator-redis", "key": "url"}, where
+            mounts = {m["name"]: m for m in container["volumeMounts"]}
+            (ca,) = [v for v in pod["volumes"] if "secret" in v]
+            assert ca["secret"] == {"secretName": "rotator-redis-ca", "optional": True}
+            assert mounts[ca["name"]]["readOnly"] is True
+            assert str(Path(query["ssl_ca_certs"]).parent) == mounts[ca["name"]]["mountPath"]
+
+
+def _tls_redis(tmp_path: Path, password: str) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """A real redis-server speaking only TLS (self-signed certificate) with requirepass."""
+    cert, key = tmp_path / "ca.crt", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=redis", "-addext", "subjectAltName=DNS:redis,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = shutil.which("redis-server")
+    assert server, "redis-server is not installed (apt-get install redis-server)"
+    port = _free_port()
+    config = tmp_path / "redis.conf"
+    config.write_text(
+        f'port 0\ntls-port {port}\nbind 127.0.0.1\ndir {tmp_path}\nsave ""\n'
+        f"tls-cert-file {cert}\ntls-key-file {key}\ntls-ca-cert-file {cert}\n"
+        f"tls-auth-clients no\nrequirepass {password}\n"
+    )
+    proc = subprocess.Popen([server, str(config)], stdout=subprocess.DEVNULL)
+    return proc, port, cert
+
+
+def test_kubernetes_redis_url_form_works_over_tls_with_the_mounted_ca(tmp_path: Path) -> None:
+    """The Secret's URL form, pointed at a real TLS-only redis-server: rotator's client, the
+    Celery broker and the result backend all get in with it; without the CA the certificate
+    is refused, without the password Redis says NOAUTH."""
+    password = "kit-test-password"
+    proc, port, ca = _tls_redis(tmp_path, password)
+    documented = urlparse(_kit_redis_url())
+    query = {**_redis_query(_kit_redis_url()), "ssl_ca_certs": str(ca)}
+    url = documented._replace(netloc=f":{password}@127.0.0.1:{port}", query=urlencode(query))
+    try:
+        _wait_tls(url.geturl())
+        app = celery.Celery("kit-tls")
+        app.conf.update(celery_redis_config(RedisSpec(url.geturl()), {}))
+        with app.connection_for_write() as conn:
+            queue = conn.SimpleQueue("kit-tls-probe")
+            queue.put({"probe": 1})
+            assert queue.get(timeout=10).payload == {"probe": 1}
+            queue.close()
+        app.backend.client.set("kit-tls-probe", "ok")  # the result backend's own connection
+        assert app.backend.get("kit-tls-probe") == b"ok"
+        no_ca = urlencode({k: v for k, v in query.items() if k != "ssl_ca_certs"})
+        with pytest.raises(redis.exceptions.ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+            redis.Redis.from_url(url._replace(query=no_ca).geturl(), socket_timeout=5).ping()
+        anonymous = url._replace(netloc=f"127.0.0.1:{port}").geturl()
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            redis.Redis.from_url(anonymous, socket_timeout=5).ping()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _wait_tls(url: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            assert client(RedisSpec(url)).ping() is True
+            return
+        except redis.exceptions.ConnectionError:
+            assert time.monotonic() < deadline, "the TLS redis-server did not start"
+            time.sleep(0.1)
 
 
 # -- the commands written in the files' headers (and in the README's deploy section) --------------
@@ -915,15 +1011,45 @@ def _check_kubectl_command(argv: list[str]) -> None:
     else:
         assert argv[1:3] == ["-n", overlay_namespace], where
         assert argv[3:6] == ["create", "secret", "generic"], where
-        name, literal = argv[6], argv[7]
-        key = literal.removeprefix("--from-literal=").split("=", 1)[0]
-        refs = {
-            (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
-            for c in _containers(_render(K8S_OVERLAY))
-            for e in c.get("env", [])
-            if "secretKeyRef" in e.get("valueFrom", {})
-        }
-        assert refs == {(name, key)}, where
+        name, source = argv[6], argv[7]
+        assert source.startswith(("--from-literal=", "--from-file=")), where
+        key = source.split("=", 2)[1]
+        assert (name, key) in _secret_refs(_render(K8S_OVERLAY)), where
+
+
+def _secret_refs(render: list[Yaml]) -> set[tuple[str, str]]:
+    """(Secret, key) for every secret env value and every file of a mounted Secret."""
+    refs = {
+        (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+        for c in _containers(render)
+        for e in c.get("env", [])
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+    ca_file = Path(_redis_query(_kit_redis_url())["ssl_ca_certs"]).name
+    for r in render:
+        if r["kind"] == "Deployment":
+            for volume in r["spec"]["template"]["spec"]["volumes"]:
+                if "secret" in volume:
+                    refs.add((volume["secret"]["secretName"], ca_file))
+    return refs
+
+
+def _redis_query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+
+
+def _secret_commands() -> dict[str, str]:
+    """Secret name -> the value given in the base's header (``--from-literal=KEY=VALUE``)."""
+    out = {}
+    for argv in _header_commands(K8S_BASE / "kustomization.yaml"):
+        if argv[1:2] == ["-n"] and argv[3:6] == ["create", "secret", "generic"]:
+            out[argv[6]] = argv[7].split("=", 2)[2]
+    return out
+
+
+def _kit_redis_url() -> str:
+    """ROTATOR_REDIS_URL as the base's header puts it in the Secret rotator-redis."""
+    return _secret_commands()["rotator-redis"]
 
 
 def test_deploy_header_commands_match_the_files() -> None:
@@ -939,6 +1065,11 @@ def test_deploy_header_commands_match_the_files() -> None:
         _check_compose_command(argv)
     kubectl = _header_commands(K8S_BASE / "kustomization.yaml")
     kubectl += _header_commands(K8S_OVERLAY / "kustomization.yaml")
-    assert len(kubectl) >= 5
+    assert len(kubectl) >= 7
     for argv in kubectl:
         _check_kubectl_command(argv)
+    # ... and every Secret the pods read is one those commands create.
+    created = {
+        (a[6], a[7].split("=", 2)[1]) for a in kubectl if a[3:6] == ["create", "secret", "generic"]
+    }
+    assert _secret_refs(_render(K8S_OVERLAY)) == created

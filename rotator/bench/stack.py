@@ -1,4 +1,4 @@
-"""The benchmark's loopback stack: OpenBao dev, Redis and the emulator as a SUBPROCESS.
+"""The benchmark's loopback stack: the sandbox's, with the emulator as a SUBPROCESS.
 
 The emulator runs in its own process (``python -m rotator.emulator``) so that it never competes
 with the measured code for a GIL; its admin endpoints give the journal (one entry per request,
@@ -15,16 +15,15 @@ import select
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
 from rotator.config import Settings, load_settings
 from rotator.sandbox.groups import stop_groups
 from rotator.sandbox.processes import SandboxError
-from rotator.sandbox.servers import OpenBaoServer, RedisServer
+from rotator.sandbox.stack import StackBase
 from rotator.vault import VaultClient
 
 __all__ = ["BenchStack", "EmulatorProcess", "clean_environ"]
@@ -99,56 +98,38 @@ class EmulatorProcess:
         self._admin("POST", "rate_limit", {"limit": limit, "window": window})
 
 
-class BenchStack:
-    """``with BenchStack(nanoids, logdir) as stack:`` (or ``start``/``close``); all stops."""
+class BenchStack(StackBase[EmulatorProcess]):
+    """``with BenchStack(nanoids, logdir) as stack:`` (or ``start``/``close``); all stops. The
+    sandbox's stack builder, with the emulator as a subprocess."""
 
     def __init__(self, nanoids: list[str], logdir: Path) -> None:
+        super().__init__(
+            lambda key: EmulatorProcess(key, nanoids, logdir),
+            composio_key=f"ck_bench_{secrets.token_hex(12)}",
+        )
         self.logdir = logdir
-        self.composio_key = f"ck_bench_{secrets.token_hex(12)}"
-        self.fingerprint_key = secrets.token_hex(32)
-        self.bao = OpenBaoServer()
-        self.redis = RedisServer()
-        self.emulator = EmulatorProcess(self.composio_key, nanoids, logdir)
-        self._stack = ExitStack()
         self._vault: VaultClient | None = None
         self.started_in = 0.0
 
-    def __enter__(self) -> BenchStack:
-        return self.start()
-
-    def start(self) -> BenchStack:
+    def start(self) -> Self:
         started = time.perf_counter()
-        try:
-            self._stack.enter_context(self.bao)
-            self._stack.enter_context(self.redis)
-            self.emulator.start()
-            self._stack.callback(self.emulator.stop)
-        except BaseException:
-            self._stack.close()
-            raise
+        super().start()
         self.started_in = time.perf_counter() - started
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
+    def stop(self) -> None:
         if self._vault is not None:
             self._vault.close()
             self._vault = None
-        self._stack.close()
+        super().stop()
+
+    def close(self) -> None:
+        self.stop()
 
     def env(self, *, prefix: str, db: int, **overrides: str) -> dict[str, str]:
         """rotator's settings for one phase: its own Vault prefix and Redis database."""
         env = {
-            "VAULT_ADDR": self.bao.addr,
-            "VAULT_TOKEN": self.bao.root_token.reveal(),
-            "ROTATOR_VAULT_MOUNT": "secret",
-            "ROTATOR_VAULT_PREFIX": prefix,
-            "COMPOSIO_BASE_URL": self.emulator.url,
-            "COMPOSIO_API_KEY": self.composio_key,
-            "ROTATOR_REDIS_URL": f"redis://127.0.0.1:{self.redis.port}/{db}",
-            "ROTATOR_FINGERPRINT_KEY": self.fingerprint_key,
+            **self.base_env(prefix=prefix, db=db),
             "ROTATOR_RESYNC_INTERVAL": "0",
             "ROTATOR_LOG_FORMAT": "json",
             "ROTATOR_LOG_LEVEL": "INFO",
