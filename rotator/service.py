@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
+from rotator.breaker import WAIT_REASON, Breaker, Hold, held
 from rotator.catalog import Catalog
 from rotator.errors import PermanentError, StateUnavailable, TransientError
 from rotator.logs import SECRETS
@@ -64,6 +65,7 @@ class RotationService:
         budget: RetryBudget,
         max_retries: int,
         queue_ttl: float,
+        breaker: Breaker,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -81,6 +83,7 @@ class RotationService:
         self._queue_ttl = queue_ttl
         self._clock = clock
         self._rand = rand
+        self.breaker = breaker
 
     def plan(self, binding: Binding, *, force: bool = False, version: int | None = None) -> Plan:
         """What ``rotate`` would do now, with no writes (for ``rotator plan``)."""
@@ -107,7 +110,7 @@ class RotationService:
         ran out: dead-lettered) and releases the dedupe key."""
         outcome = self._gated(nanoid, _Call(force, version, retries))
         if outcome.result is Result.RETRY_LATER:
-            if retries < self._max_retries:
+            if retries < self._max_retries or outcome.reason == WAIT_REASON:
                 ttl = self._queue_ttl + (outcome.retry_in or 0.0)
                 best_effort(lambda: self.state.extend_queue(nanoid, ttl=ttl))
                 return outcome
@@ -177,7 +180,9 @@ class RotationService:
             if plan.action == "skip":
                 return self._skipped(b, plan, call)
             lock.renew()  # the PATCH phase gets the lock's full TTL, whatever Vault took
-            result = self.composio.update_auth_config(b.auth_config_id, payload)
+            result = self.breaker.guard(self.composio, b.auth_config_id, payload)
+            if isinstance(result, Hold):
+                return held(b, secret, result, call.started)
         except TransientError as exc:
             return self._transient(b.auth_config_id, b, secret, exc, call)
         except PermanentError as exc:
