@@ -8,14 +8,29 @@ per change (only the process whose write changed the breaker logs it):
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
 
-from rotator.circuit import WAIT_REASON, Circuit, Signal, Transition, classify, wait_seconds
-from rotator.errors import ComposioRejected, ComposioUnavailable, PermanentError, TransientError
+from rotator.circuit import (
+    WAIT_REASON,
+    Circuit,
+    Signal,
+    Transition,
+    classify,
+    describe,
+    wait_seconds,
+)
+from rotator.errors import (
+    ComposioRejected,
+    ComposioUnavailable,
+    PermanentError,
+    RotatorError,
+    TransientError,
+)
 from rotator.logs import scrub
 from rotator.models import Binding, Outcome, Payload, SecretVersion
 from rotator.outcomes import log_fields, since_ms
@@ -56,14 +71,53 @@ class Breaker:
         *,
         threshold: int,
         probe_interval: float,
+        hold_max: float = 300.0,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
     ) -> None:
+        """``hold_max``: how long a queued rotation may wait in its worker thread before it
+        goes back to the broker with a countdown (kept far below the visibility timeout)."""
         self.store = store
         self._threshold = threshold
         self._interval = probe_interval
+        self._hold_max = hold_max
         self._clock = clock
         self._rand = rand
+        self.stopping = threading.Event()  # set when the worker shuts down: stop holding
+
+    def blocking(self, attempt: Callable[[], Outcome]) -> Outcome:
+        """A queued rotation: while the open breaker holds it back, wait in this worker thread
+        (the rest stay in the queue, costing nothing), watching the shared state, and try again
+        when it closes or the probe lease ends; after ``hold_max`` (or on shutdown) return the
+        hold, and the task requeues it as a breaker wait."""
+        deadline = time.monotonic() + self._hold_max
+        outcome = attempt()
+        while outcome.reason == WAIT_REASON and outcome.result is Result.RETRY_LATER:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._pause(min(left, outcome.retry_in or self._interval)):
+                break
+            outcome = attempt()
+        return outcome
+
+    def _pause(self, up_to: float) -> bool:
+        """Sleep up to ``up_to`` s, polling the breaker each second; False on shutdown."""
+        end = time.monotonic() + up_to
+        while (left := end - time.monotonic()) > 0:
+            if self.stopping.wait(min(1.0, left)):
+                return False
+            if not self.store.read().open:
+                return True
+        return True
+
+    def describe(self) -> str:
+        """The shared breaker in one line ("closed", or why and since when it is open)."""
+        return describe(self.store.read(), interval=self._interval)
+
+    def check(self) -> str:
+        """For ``rotator check``: "closed", or a failure naming why it is open."""
+        if (line := self.describe()) != "closed":
+            raise RotatorError(f"circuit breaker {line}")
+        return line
 
     def admit(self) -> Admission:
         """Closed: go. Open: go as the probe if this process wins the lease, else wait."""
@@ -76,14 +130,16 @@ class Breaker:
             return Admission(seen, probe=True)
         return Admission(seen, wait=self._wait(probe_in))
 
+    def release(self, gate: Admission) -> None:
+        """The probe found nothing to push: let the next waiting rotation probe."""
+        if gate.probe:
+            self.store.release_probe()
+
     def guard(
-        self, composio: ComposioPort, nanoid: str, payload: Payload
+        self, gate: Admission, composio: ComposioPort, nanoid: str, payload: Payload
     ) -> PatchResultLike | Hold:
-        """Send one PATCH through the breaker: its result, or a ``Hold`` when the breaker is
-        open (nothing sent) or the PATCH met a fleet failure. Per-config failures raise."""
-        gate = self.admit()
-        if gate.wait is not None:
-            return Hold(gate.wait)
+        """Send one PATCH admitted by ``admit``: its result, or a ``Hold`` when the PATCH met
+        a fleet failure (the rotation waits). Per-config failures raise as they are."""
         try:
             result = composio.update_auth_config(nanoid, payload)
         except (TransientError, PermanentError) as exc:
@@ -134,7 +190,7 @@ class Breaker:
         return t
 
 
-def held(b: Binding, secret: SecretVersion, hold: Hold, started: float) -> Outcome:
+def held(b: Binding, secret: SecretVersion | None, hold: Hold, started: float) -> Outcome:
     """A rotation the open breaker holds back: ``retry_later`` with ``reason=circuit_open``, no
     error recorded, no dead letter, no retry spent; logged ``rotation.waiting``."""
     exc = hold.exc
@@ -143,7 +199,7 @@ def held(b: Binding, secret: SecretVersion, hold: Hold, started: float) -> Outco
         result=Result.RETRY_LATER,
         reason=WAIT_REASON,
         vault_path=b.vault_path,
-        vault_version=secret.version,
+        vault_version=secret.version if secret else None,
         attempts=exc.attempts if exc else 0,
         http_status=exc.status if exc else None,
         error_slug=exc.slug if exc else None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import json
+import time
 from dataclasses import dataclass, replace
 
 from rotator.states import CircuitState
@@ -26,6 +27,7 @@ __all__ = [
     "Transition",
     "classify",
     "decode",
+    "describe",
     "encode",
     "step",
     "wait_seconds",
@@ -119,9 +121,28 @@ def _opened(cause: Cause, now: float) -> Circuit:
 
 
 def wait_seconds(*, probe_in: float, interval: float, rand: float) -> float:
-    """A held-back rotation's countdown: past the next probe slot, spread over one interval so
-    the waiting rotations come back a few at a time, and soon after the breaker closes."""
-    return round(max(probe_in, 0.0) + interval * (0.25 + 0.75 * rand), 3)
+    """A held-back rotation's countdown: spread over a quarter to one probe interval (so the
+    waiting rotations come back a few at a time, and within one interval of the breaker
+    closing), never before the current probe lease ends (``probe_in`` <= ``interval``)."""
+    return round(max(probe_in, interval * (0.25 + 0.75 * rand)), 3)
+
+
+_CAUSES = {
+    Cause.KEY_REJECTED: "Composio rejects rotator's API key (401)",
+    Cause.OUTAGE: "Composio outage (5xx, timeouts or dropped connections)",
+}
+
+
+def describe(c: Circuit, *, interval: float) -> str:
+    """One line for ``status``, ``status --watch`` and ``check``."""
+    if not c.open:
+        return "closed"
+    since = time.strftime("%H:%M:%SZ", time.gmtime(c.opened_at)) if c.opened_at else "?"
+    why = _CAUSES.get(c.cause, "unknown cause") if c.cause else "unknown cause"
+    return (
+        f"OPEN since {since}: {why}; no PATCH goes out but one probe every {interval:g} s, "
+        "held rotations resume when it succeeds"
+    )
 
 
 def encode(c: Circuit) -> str:

@@ -144,6 +144,7 @@ def build_runtime(settings: Settings) -> Runtime:
             CircuitStore(state.redis),
             threshold=settings.circuit_threshold,
             probe_interval=settings.circuit_probe_interval,
+            hold_max=min(300.0, settings.visibility_timeout / 4),
         ),
     )
     return Runtime(settings, vault, composio, state, catalog, service, limiter)

@@ -108,7 +108,7 @@ class RotationService:
         """One Celery delivery (``retries`` requeues so far). ``retry_later`` means: requeue in
         ``retry_in`` s (the dedupe key now outlives that); any other outcome is final (retries
         ran out: dead-lettered) and releases the dedupe key."""
-        outcome = self._gated(nanoid, _Call(force, version, retries))
+        outcome = self.breaker.blocking(lambda: self._gated(nanoid, _Call(force, version, retries)))
         if outcome.result is Result.RETRY_LATER:
             if retries < self._max_retries or outcome.reason == WAIT_REASON:
                 ttl = self._queue_ttl + (outcome.retry_in or 0.0)
@@ -165,6 +165,8 @@ class RotationService:
 
     def _rotate(self, b: Binding, lock: HeldLock, call: _Call) -> Outcome:
         secret: SecretVersion | None = None
+        if (gate := self.breaker.admit()).wait is not None:  # open: no Vault read, no PATCH
+            return held(b, None, Hold(gate.wait), call.started)
         try:
             secret = self.vault.read_secret(b.mount, b.path, version=call.version)
             payload = extract_payload(b, secret)
@@ -178,9 +180,10 @@ class RotationService:
                 rollback=call.version is not None,
             )
             if plan.action == "skip":
+                self.breaker.release(gate)
                 return self._skipped(b, plan, call)
             lock.renew()  # the PATCH phase gets the lock's full TTL, whatever Vault took
-            result = self.breaker.guard(self.composio, b.auth_config_id, payload)
+            result = self.breaker.guard(gate, self.composio, b.auth_config_id, payload)
             if isinstance(result, Hold):
                 return held(b, secret, result, call.started)
         except TransientError as exc:
@@ -188,11 +191,7 @@ class RotationService:
         except PermanentError as exc:
             return self._failed(b.auth_config_id, b, secret, exc, call)
         applied_now = AppliedState(
-            version=secret.version,
-            fingerprint=fp,
-            applied_at=self._clock(),
-            request_id=result.request_id,
-            vault_path=b.vault_path,
+            secret.version, fp, self._clock(), result.request_id, vault_path=b.vault_path
         )
         outcome = Outcome(
             auth_config_id=b.auth_config_id,

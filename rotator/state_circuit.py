@@ -51,6 +51,12 @@ class CircuitStore:
             return 0.0
         return max(left, 0) / 1000
 
+    def release_probe(self) -> None:
+        try:
+            self.redis.delete(Keys.circuit_probe)
+        except redis.RedisError as exc:
+            _unavailable("probe", exc)
+
     def apply(self, signal: Signal, nanoid: str, *, now: float, threshold: int) -> Transition:
         """Step the shared breaker atomically (WATCH/MULTI, retried on a concurrent change).
         ``event`` is set only in the one process whose write made the change."""

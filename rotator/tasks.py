@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from celery import Task
+from celery.signals import worker_shutting_down
 
 from rotator.app import ROTATE_TASK, SWEEP_TASK, app, settings
 from rotator.circuit import WAIT_REASON
@@ -35,6 +36,13 @@ def runtime() -> Runtime:
         if _runtime is None:
             _runtime = build_runtime(settings())
         return _runtime
+
+
+@worker_shutting_down.connect
+def _stop_holding(**_: object) -> None:
+    """A worker shutting down stops holding rotations back in its threads (they requeue)."""
+    if _runtime is not None:
+        _runtime.service.breaker.stopping.set()
 
 
 @app.task(bind=True, name=ROTATE_TASK, acks_late=True, max_retries=None)

@@ -121,10 +121,11 @@ def test_a_garbled_value_reads_closed(raw: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("probe_in", "rand", "expected"),
-    [(0.0, 0.0, 5.0), (0.0, 1.0, 20.0), (12.0, 0.0, 17.0), (-1.0, 0.5, 12.5)],
+    [(0.0, 0.0, 5.0), (0.0, 1.0, 20.0), (12.0, 0.0, 12.0), (12.0, 0.8, 17.0), (-1.0, 0.5, 12.5)],
 )
 def test_wait_is_past_the_next_probe_and_spread(
     probe_in: float, rand: float, expected: float
 ) -> None:
-    """A held rotation comes back after the probe slot, spread over a quarter to one interval."""
+    """A held rotation comes back spread over a quarter to one interval, never before the
+    current probe lease ends."""
     assert wait_seconds(probe_in=probe_in, interval=20.0, rand=rand) == expected
