@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from rotator.breaker import Breaker
 from rotator.catalog import Catalog
 from rotator.composio import ComposioClient
 from rotator.config import Settings, load_fingerprint_key, longest_rotation
@@ -19,6 +20,7 @@ from rotator.policy import RetryBudget
 from rotator.ratelimit import RateLimiter
 from rotator.service import RotationService
 from rotator.state import StateStore
+from rotator.state_circuit import CircuitStore
 from rotator.status import StatusRow, ambiguous_row, status_rows
 from rotator.vault import VaultClient
 
@@ -138,5 +140,11 @@ def build_runtime(settings: Settings) -> Runtime:
         budget=RetryBudget.from_settings(settings),
         max_retries=settings.task_max_retries,
         queue_ttl=queue_ttl(settings),
+        breaker=Breaker(
+            CircuitStore(state.redis),
+            threshold=settings.circuit_threshold,
+            probe_interval=settings.circuit_probe_interval,
+            hold_max=min(300.0, settings.visibility_timeout / 4),
+        ),
     )
     return Runtime(settings, vault, composio, state, catalog, service, limiter)

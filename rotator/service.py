@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
+from rotator.breaker import WAIT_REASON, Breaker, Hold, held
 from rotator.catalog import Catalog
 from rotator.errors import PermanentError, StateUnavailable, TransientError
 from rotator.logs import SECRETS
@@ -64,6 +65,7 @@ class RotationService:
         budget: RetryBudget,
         max_retries: int,
         queue_ttl: float,
+        breaker: Breaker,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -81,6 +83,7 @@ class RotationService:
         self._queue_ttl = queue_ttl
         self._clock = clock
         self._rand = rand
+        self.breaker = breaker
 
     def plan(self, binding: Binding, *, force: bool = False, version: int | None = None) -> Plan:
         """What ``rotate`` would do now, with no writes (for ``rotator plan``)."""
@@ -105,9 +108,9 @@ class RotationService:
         """One Celery delivery (``retries`` requeues so far). ``retry_later`` means: requeue in
         ``retry_in`` s (the dedupe key now outlives that); any other outcome is final (retries
         ran out: dead-lettered) and releases the dedupe key."""
-        outcome = self._gated(nanoid, _Call(force, version, retries))
+        outcome = self.breaker.blocking(lambda: self._gated(nanoid, _Call(force, version, retries)))
         if outcome.result is Result.RETRY_LATER:
-            if retries < self._max_retries:
+            if retries < self._max_retries or outcome.reason == WAIT_REASON:
                 ttl = self._queue_ttl + (outcome.retry_in or 0.0)
                 best_effort(lambda: self.state.extend_queue(nanoid, ttl=ttl))
                 return outcome
@@ -162,6 +165,8 @@ class RotationService:
 
     def _rotate(self, b: Binding, lock: HeldLock, call: _Call) -> Outcome:
         secret: SecretVersion | None = None
+        if (gate := self.breaker.admit()).wait is not None:  # open: no Vault read, no PATCH
+            return held(b, None, Hold(gate.wait), call.started)
         try:
             secret = self.vault.read_secret(b.mount, b.path, version=call.version)
             payload = extract_payload(b, secret)
@@ -175,19 +180,18 @@ class RotationService:
                 rollback=call.version is not None,
             )
             if plan.action == "skip":
+                self.breaker.release(gate)
                 return self._skipped(b, plan, call)
             lock.renew()  # the PATCH phase gets the lock's full TTL, whatever Vault took
-            result = self.composio.update_auth_config(b.auth_config_id, payload)
+            result = self.breaker.guard(gate, self.composio, b.auth_config_id, payload)
+            if isinstance(result, Hold):
+                return held(b, secret, result, call.started)
         except TransientError as exc:
             return self._transient(b.auth_config_id, b, secret, exc, call)
         except PermanentError as exc:
             return self._failed(b.auth_config_id, b, secret, exc, call)
         applied_now = AppliedState(
-            version=secret.version,
-            fingerprint=fp,
-            applied_at=self._clock(),
-            request_id=result.request_id,
-            vault_path=b.vault_path,
+            secret.version, fp, self._clock(), result.request_id, vault_path=b.vault_path
         )
         outcome = Outcome(
             auth_config_id=b.auth_config_id,

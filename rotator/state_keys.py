@@ -38,3 +38,5 @@ class Keys:
     paused_ids = "rotator:paused_ids"
     last_sweep = "rotator:sweep:last"
     ratelimit = "rotator:ratelimit:composio"
+    circuit = "rotator:circuit"
+    circuit_probe = "rotator:circuit:probe"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ErrorKind", "Result", "RowState", "SweepAction"]
+__all__ = ["CircuitState", "ErrorKind", "Result", "RowState", "SweepAction"]
 
 
 class Result(enum.StrEnum):
@@ -59,3 +59,10 @@ class SweepAction(enum.StrEnum):
     IN_STEP = "in_step"
     PAUSED = "paused"
     QUARANTINED = "quarantined"
+
+
+class CircuitState(enum.StrEnum):
+    """The fleet circuit breaker's state (``rotator.circuit``)."""
+
+    CLOSED = "closed"  # PATCHes go out
+    OPEN = "open"  # none go out but one half-open probe per probe interval

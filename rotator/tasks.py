@@ -15,8 +15,10 @@ from typing import Any
 
 import structlog
 from celery import Task
+from celery.signals import worker_shutting_down
 
 from rotator.app import ROTATE_TASK, SWEEP_TASK, app, settings
+from rotator.circuit import WAIT_REASON
 from rotator.runtime import Runtime, build_runtime, queue_ttl
 from rotator.states import Result
 from rotator.sweep import sweep as run_sweep
@@ -36,18 +38,35 @@ def runtime() -> Runtime:
         return _runtime
 
 
+@worker_shutting_down.connect
+def _stop_holding(**_: object) -> None:
+    """A worker shutting down stops holding rotations back in its threads (they requeue)."""
+    if _runtime is not None:
+        _runtime.service.breaker.stopping.set()
+
+
 @app.task(bind=True, name=ROTATE_TASK, acks_late=True, max_retries=None)
 def rotate(
-    self: Task, auth_config_id: str, force: bool = False, version: int | None = None
+    self: Task,
+    auth_config_id: str,
+    force: bool = False,
+    version: int | None = None,
+    breaker_waits: int = 0,
 ) -> dict[str, Any]:
-    """Rotate one auth config; "try again later" comes back with the service's countdown."""
-    nanoid, retries = str(auth_config_id), int(self.request.retries or 0)
+    """Rotate one auth config; "try again later" comes back with the service's countdown.
+
+    Celery counts every requeue in ``request.retries``; the ones the open circuit breaker held
+    back are counted apart in ``breaker_waits`` and do not spend the retry budget."""
+    nanoid, waits = str(auth_config_id), max(int(breaker_waits or 0), 0)
+    retries = max(int(self.request.retries or 0) - waits, 0)
     with structlog.contextvars.bound_contextvars(task_retries=retries):
         outcome = runtime().service.rotate_queued(
             nanoid, force=bool(force), version=version, retries=retries
         )
     if outcome.result is Result.RETRY_LATER:
-        raise self.retry(countdown=outcome.retry_in)
+        waits += outcome.reason == WAIT_REASON
+        kwargs = {"force": bool(force), "version": version, "breaker_waits": waits}
+        raise self.retry(countdown=outcome.retry_in, kwargs=kwargs)
     return asdict(outcome)
 
 

@@ -42,9 +42,15 @@ def _header(rows: Sequence[StatusRow], sweep: dict[str, str], interval: float, n
 
 
 def render_watch(
-    rows: Sequence[StatusRow], sweep: dict[str, str], *, interval: float, now: float
+    rows: Sequence[StatusRow],
+    sweep: dict[str, str],
+    *,
+    interval: float,
+    now: float,
+    breaker: str = "closed",
 ) -> Group:
-    """One frame: a two-line header and a compact table (fits 80 columns)."""
+    """One frame: a two-line header (three while the circuit breaker is open) and a compact
+    table (fits 80 columns)."""
     table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False)
     table.add_column("auth config", no_wrap=True, overflow="ellipsis", max_width=22)
     table.add_column("state", no_wrap=True, width=11)
@@ -62,7 +68,10 @@ def render_watch(
             str(r.applied_version or "-"),
             scrub(err),
         )
-    return Group(_header(rows, sweep, interval, now), table)
+    header = _header(rows, sweep, interval, now)
+    if breaker != "closed":
+        header.append(f"\ncircuit breaker {breaker}", style="bold red")
+    return Group(header, table)
 
 
 def _frame(rt: Runtime) -> Group:
@@ -71,6 +80,7 @@ def _frame(rt: Runtime) -> Group:
         rt.state.last_sweep(),
         interval=rt.settings.sweep_interval,
         now=time.time(),
+        breaker=rt.service.breaker.describe(),
     )
 
 

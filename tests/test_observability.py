@@ -25,7 +25,7 @@ import yaml
 
 from rotator.emulator import Fault
 from rotator.sweep import sweep
-from tests.helpers import Stack
+from tests.helpers import COMPOSIO_KEY, Stack
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deploy/observability/grafana-dashboard.json"
@@ -505,6 +505,12 @@ def emitted(stack: Stack, log_stream: io.StringIO) -> Emitted:
         assert service.rotate("ac_ob_400").result == "failed"
     summary = sweep(stack.rt, enqueue=lambda nanoid, force: None, queue_ttl=60)
     assert summary.quarantined == 1 and summary.queued == 1  # ac_ob_later is queued again
+    stack.put("ac_ob_key", {"credentials": {"client_secret": "sec-ob-key"}})
+    stack.emu.set_api_keys(["ck_revoked_0000"])  # Composio rejects rotator's key: breaker opens
+    assert service.rotate("ac_ob_key").reason == "circuit_open"
+    stack.emu.set_api_keys([COMPOSIO_KEY])
+    service.breaker.store.release_probe()  # the next probe slot now, not in 20 s
+    assert service.rotate("ac_ob_key").result == "succeeded"  # the probe closes the breaker
     return emitted_from(log_stream.getvalue())
 
 
@@ -535,6 +541,7 @@ def test_every_alert_rule_uses_only_logged_events_and_fields(
         "RotatorNoSweep",
         "RotatorQuarantine",
         "RotatorAmbiguousSource",
+        "RotatorCircuitOpen",
     }
     for rule in rules:
         assert check_query(rule["expr"], emitted) == [], rule["alert"]
@@ -572,6 +579,10 @@ def test_the_dashboard_and_rules_show_what_operators_need(emitted: Emitted) -> N
     assert uses("rotation.succeeded", unwrap="duration_ms", fn="quantile_over_time")
     assert uses("sweep.completed", unwrap="quarantined")
     assert uses("sweep.completed", fn="absent_over_time")
+    assert uses("composio.circuit_open", by=("cause",)) and uses("composio.circuit_closed")
+    assert uses("rotation.waiting", by=("reason",))
+    assert emitted["composio.circuit_open"]["cause"] == ["key_rejected"]
+    assert emitted["rotation.waiting"]["reason"] == ["circuit_open"]
     outcomes = [q for q in queries if "outcome" in q.grouping]
     assert outcomes and all(
         expand_alternation(f.value.string() or "")
@@ -590,7 +601,9 @@ def test_the_dashboard_and_rules_show_what_operators_need(emitted: Emitted) -> N
     used = {
         f.value.string() for q in queries for p in q.pipelines for f in p.filters if f.op == "="
     }
-    assert {e for e in used if e and e.startswith(("rotation.", "sweep."))} <= emitted.keys()
+    assert {e for e in used if e and e.startswith(("rotation.", "sweep.", "composio."))} <= (
+        emitted.keys()
+    )
 
 
 def test_a_misspelled_name_in_any_dashboard_or_rule_query_fails(emitted: Emitted) -> None:

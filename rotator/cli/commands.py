@@ -138,10 +138,13 @@ def status(as_json: bool, watch: bool, interval: float, iterations: int | None) 
             watch_status(rt, interval=interval, iterations=iterations)
             return
         rows = rt.status_rows()
+        breaker = rt.service.breaker.describe()
     if as_json:
         print_json([r.as_dict() for r in rows])
     else:
         print_status(rows)
+        if breaker != "closed":
+            click.echo(f"circuit breaker {breaker}")
 
 
 def _composio_ok(rt: Runtime) -> str:
@@ -162,6 +165,7 @@ def check() -> None:
             ("redis", rt.state.ping),
             ("composio", lambda: _composio_ok(rt)),
             ("bindings", lambda: f"{len(rt.catalog.view(fresh=True).bindings)} auth configs"),
+            ("breaker", rt.service.breaker.check),
         ]
         for name, probe in probes:
             try:
