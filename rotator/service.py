@@ -37,7 +37,7 @@ from rotator.plan import decide, extract_payload, fingerprint
 from rotator.policy import RetryBudget, requeue_delay
 from rotator.ports import ComposioPort, VaultPort
 from rotator.state import StateStore
-from rotator.state_lock import HeldLock, best_effort
+from rotator.state_lock import Begun, HeldLock, best_effort
 from rotator.states import ErrorKind, Result
 
 __all__ = ["RotationService"]
@@ -120,16 +120,21 @@ class RotationService:
 
     def _gated(self, nanoid: str, call: _Call) -> Outcome:
         structlog.contextvars.bind_contextvars(auth_config_id=nanoid)
+        begun: Begun | None = None
         try:
-            try:
-                paused = not call.force and self.state.is_paused(nanoid)
+            try:  # one round trip: paused?, the lock, the applied state
+                begun = self.state.begin(nanoid, ttl=self._lock_ttl)
             except StateUnavailable as exc:  # paused or not is unknown: push nothing, retry
                 return self._later(error_outcome(nanoid, None, None, exc, call.started), exc, call)
-            return self._paused(nanoid, call) if paused else self._attempt(nanoid, call)
+            if begun.paused and not call.force:
+                return self._paused(nanoid, call)
+            return self._attempt(nanoid, begun, call)
         finally:
+            if begun is not None and begun.lock is not None:
+                best_effort(begun.lock.release)  # an expired lock is simply gone
             structlog.contextvars.unbind_contextvars("auth_config_id", "vault_path")
 
-    def _attempt(self, nanoid: str, call: _Call) -> Outcome:
+    def _attempt(self, nanoid: str, begun: Begun, call: _Call) -> Outcome:
         try:
             binding = self.catalog.get(nanoid)
         except TransientError as busy:
@@ -143,13 +148,10 @@ class RotationService:
             return self._failed(nanoid, None, None, unknown, call)
         structlog.contextvars.bind_contextvars(vault_path=binding.vault_path)
         try:
-            lock = self.state.lock(nanoid, ttl=self._lock_ttl)
+            lock = begun.held()
         except TransientError as exc:
             return self._transient(nanoid, binding, None, exc, call)
-        try:
-            return self._rotate(binding, lock, call)
-        finally:
-            best_effort(lock.release)  # an expired lock is simply gone
+        return self._rotate(binding, lock, begun.applied, call)
 
     def _paused(self, nanoid: str, call: _Call) -> Outcome:
         """A paused, non-forced rotation: nothing read, nothing pushed; logged and audited."""
@@ -163,7 +165,9 @@ class RotationService:
         log.info("rotation.skipped", **log_fields(outcome))
         return outcome
 
-    def _rotate(self, b: Binding, lock: HeldLock, call: _Call) -> Outcome:
+    def _rotate(
+        self, b: Binding, lock: HeldLock, applied: AppliedState | None, call: _Call
+    ) -> Outcome:
         secret: SecretVersion | None = None
         if (gate := self.breaker.admit()).wait is not None:  # open: no Vault read, no PATCH
             return held(b, None, Hold(gate.wait), call.started)
@@ -175,7 +179,7 @@ class RotationService:
             plan = decide(
                 version=secret.version,
                 fingerprint=fp,
-                applied=self.state.get_applied(b.auth_config_id),
+                applied=applied,
                 force=call.force,
                 rollback=call.version is not None,
             )
@@ -205,7 +209,8 @@ class RotationService:
             duration_ms=since_ms(call.started),
         )
         audit = audit_entry(outcome)
-        best_effort(lambda: self.state.record_success(b.auth_config_id, applied_now, audit=audit))
+        record = self.state.record_success  # with the lock's release: one round trip
+        best_effort(lambda: record(b.auth_config_id, applied_now, audit=audit, release=lock))
         log.info("rotation.succeeded", **log_fields(outcome), fields=payload.field_names())
         return outcome
 

@@ -7,6 +7,7 @@ config. Every key name is built in ``Keys``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import cast
 
@@ -18,11 +19,11 @@ from rotator.errors import LockBusy
 from rotator.models import AppliedState, Brief, LastError, Secret, StoredState
 from rotator.state_codec import applied_from, flat, last_error_from, opt_int
 from rotator.state_keys import STREAM_MAXLEN, Keys
-from rotator.state_lock import HeldLock, translated
+from rotator.state_lock import RELEASE_LUA, Begun, HeldLock, translated
 from rotator.states import ErrorKind
 
 # Keys is re-exported: ratelimit.py and tests/test_ratelimit.py import it from here.
-__all__ = ["Keys", "StateStore"]
+__all__ = ["Begun", "Keys", "StateStore"]
 
 
 class StateStore:
@@ -56,15 +57,47 @@ class StateStore:
         return applied_from(cast(dict[str, str], self.redis.hgetall(Keys.applied(nanoid))))
 
     @translated
+    def begin(self, nanoid: str, *, ttl: float) -> Begun:
+        """One round trip: the pause switches, the lock (``SET NX PX``, a random token) and,
+        after it in the same pipeline, the applied state."""
+        token = uuid.uuid4().hex
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(Keys.paused)
+        pipe.sismember(Keys.paused_ids, nanoid)
+        pipe.set(Keys.lock(nanoid), token, nx=True, px=max(1, int(ttl * 1000)))
+        pipe.hgetall(Keys.applied(nanoid))
+        everything, one, took, applied = pipe.execute()
+        lock = None
+        if took:
+            lock = HeldLock.adopt(self.redis, Keys.lock(nanoid), token, ttl=ttl, nanoid=nanoid)
+        return Begun(
+            nanoid=nanoid,
+            paused=bool(everything or one),
+            lock=lock,
+            applied=applied_from(applied) if took else None,
+            lock_ttl=ttl,
+        )
+
+    @translated
     def record_success(
-        self, nanoid: str, applied: AppliedState, *, audit: Mapping[str, object]
+        self,
+        nanoid: str,
+        applied: AppliedState,
+        *,
+        audit: Mapping[str, object],
+        release: HeldLock | None = None,
     ) -> None:
+        """Record, audit and (with ``release``) release the lock in one round trip."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(Keys.applied(nanoid))
         pipe.hset(Keys.applied(nanoid), mapping=flat(applied.__dict__))
         pipe.delete(Keys.last_error(nanoid), Keys.failures(nanoid))
         pipe.xadd(Keys.audit, flat(audit), maxlen=STREAM_MAXLEN, approximate=True)
+        if release is not None:
+            pipe.eval(RELEASE_LUA, 1, release.key, release.token)
         pipe.execute()
+        if release is not None:
+            release.released = True
 
     @translated
     def forget(self, nanoid: str) -> None:

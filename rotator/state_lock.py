@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 import redis
@@ -13,8 +14,16 @@ from redis.exceptions import LockError
 from redis.lock import Lock
 
 from rotator.errors import LockBusy, StateUnavailable
+from rotator.models import AppliedState
 
-__all__ = ["HeldLock", "best_effort", "translated"]
+__all__ = ["RELEASE_LUA", "Begun", "HeldLock", "best_effort", "translated"]
+
+# redis-py's own release script: delete the key only while it still holds our token.
+RELEASE_LUA = (
+    "local t = redis.call('get', KEYS[1]) "
+    "if not t or t ~= ARGV[1] then return 0 end "
+    "redis.call('del', KEYS[1]) return 1"
+)
 
 log = structlog.get_logger("rotator.state")
 
@@ -50,6 +59,24 @@ class HeldLock:
     def __init__(self, lock: Lock, nanoid: str) -> None:
         self._lock = lock
         self._nanoid = nanoid
+        self.released = False
+
+    @classmethod
+    def adopt(
+        cls, client: redis.Redis, key: str, token: str, *, ttl: float, nanoid: str
+    ) -> HeldLock:
+        """A lock already taken with ``SET key token NX PX`` (in a pipeline with other reads)."""
+        lock = Lock(client, key, timeout=ttl)
+        lock.local.token = token.encode()
+        return cls(lock, nanoid)
+
+    @property
+    def key(self) -> str:
+        return str(self._lock.name)
+
+    @property
+    def token(self) -> str:
+        return bytes(self._lock.local.token or b"").decode()
 
     def renew(self) -> None:
         """Reset the TTL to its full length; ``LockBusy`` if the lock expired and was taken."""
@@ -61,10 +88,31 @@ class HeldLock:
             raise StateUnavailable(f"Redis state store: {type(exc).__name__}") from exc
 
     def release(self) -> None:
-        """Release if still ours (a lock that expired is simply gone)."""
+        """Release if still ours (a lock that expired is simply gone); once."""
+        if self.released:
+            return
         try:
             self._lock.release()
         except LockError:
             return
         except redis.RedisError as exc:
             raise StateUnavailable(f"Redis state store: {type(exc).__name__}") from exc
+
+
+@dataclass(frozen=True)
+class Begun:
+    """What a rotation learns in its first round trip: paused?, the lock (None: another
+    rotation holds it), and the applied state (read under the lock; None without it)."""
+
+    nanoid: str
+    paused: bool
+    lock: HeldLock | None
+    applied: AppliedState | None
+    lock_ttl: float
+
+    def held(self) -> HeldLock:
+        if self.lock is None:
+            raise LockBusy(
+                f"{self.nanoid}: another rotation holds the lock", earliest=min(self.lock_ttl, 5.0)
+            )
+        return self.lock

@@ -4,7 +4,8 @@ rotator: ``rotator.rotate`` queued for each auth config (``send_task``, as anoth
 ``rotator rotate --all`` would), N worker subprocesses; the clock runs from the first send to
 the last success recorded in Redis (the audit stream's entry ID is the Redis server's time in
 milliseconds). Baseline: the same reads and PATCHes with as many processes and threads, no Celery,
-no Redis (``rotator.bench.bare``). Runs alternate, each pushing a fresh version.
+no Redis (``rotator.bench.bare``). Runs alternate, each pushing a fresh version. rotator runs with
+its default rate limit (``auto``: half of what the emulator announces, 100,000/min here).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = ["TARGET", "measure_rotation", "rotate_all"]
 
 TARGET = 1.3
 DB = 0
+ANNOUNCED = 100_000  # requests per minute the emulator announces in this phase
 
 
 def _stream_ms(entry_id: str) -> float:
@@ -88,7 +90,10 @@ class CpuMeter:
 def measure_rotation(ctx: Context) -> Row:
     o, f = ctx.options, ctx.fleets["rotation"]
     n = len(f.nanoids)
-    env = ctx.stack.env(prefix=f.prefix, db=DB, ROTATOR_RATE_LIMIT="0")
+    # The shipped defaults (ROTATOR_RATE_LIMIT=auto, share 0.5) against an announced limit that
+    # does not bind: Composio's Enterprise-sized 100,000/min (the share is 833/s).
+    env = ctx.stack.env(prefix=f.prefix, db=DB)
+    ctx.stack.emulator.set_rate_limit(ANNOUNCED, 60.0)
     r = ctx.redis(DB)
     ours: list[float] = []
     bare: list[float] = []
@@ -115,6 +120,7 @@ def measure_rotation(ctx: Context) -> Row:
             ours.append(seconds)
             others += failed
         hwm = [vm_kib(pid) * 1024 / 1e6 for pid in svc.worker_pids]
+    ctx.stack.emulator.set_rate_limit(None)
     r.close()
     t, b = statistics.median(ours), statistics.median(bare)
     ctx.note(

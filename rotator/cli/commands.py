@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,7 +21,9 @@ from rotator.cli.shared import (
 from rotator.errors import RotatorError
 from rotator.logs import scrub
 from rotator.render import outcomes_json, print_json, print_outcomes, print_status
-from rotator.runtime import Runtime
+
+if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
+    from rotator.runtime import Runtime
 
 __all__ = ["cli", "main"]
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from rotator.cli.shared import open_runtime, queue_rotations
 from rotator.errors import RotatorError
 from rotator.logs import scrub
-from rotator.runtime import Runtime
+
+if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
+    from rotator.runtime import Runtime
 
 __all__ = ["SERVICE_COMMANDS"]
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,8 +16,10 @@ from rotator.config import load_settings
 from rotator.errors import ConfigError
 from rotator.logs import configure_logging
 from rotator.models import Outcome
-from rotator.runtime import Runtime, build_runtime
 from rotator.states import Result
+
+if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
+    from rotator.runtime import Runtime
 
 __all__ = [
     "EXIT_FAILED",
@@ -34,6 +37,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 @contextmanager
 def open_runtime() -> Iterator[Runtime]:
     """Load settings (exit 2 listing every problem), configure logs, build clients."""
+    from rotator.runtime import build_runtime
+
     try:
         settings = load_settings()
     except ConfigError as exc:
