@@ -15,6 +15,7 @@ from rotator.logs import scrub
 from rotator.models import Outcome
 from rotator.states import Result, RowState
 from rotator.status import StatusRow
+from rotator.untrusted import markup
 
 __all__ = ["COLOURS", "colour", "print_json", "print_outcomes", "print_status"]
 
@@ -50,7 +51,8 @@ def _c(word: str) -> str:
 
 
 def _s(value: object) -> str:
-    return "" if value is None else scrub(str(value))
+    """Every cell is untrusted text (a key name, a Composio message): escaped for rich."""
+    return markup(value)
 
 
 def print_json(data: Any, out: TextIO | None = None) -> None:
@@ -66,7 +68,7 @@ def print_outcomes(outcomes: Sequence[Outcome], out: TextIO | None = None) -> No
         if o.retry_in is not None:
             why += f" (retry in {o.retry_in:.0f}s)"
         table.add_row(
-            o.auth_config_id,
+            _s(o.auth_config_id),
             _c(o.result),
             _s(o.vault_version),
             _s(o.http_status),
@@ -90,7 +92,7 @@ def print_status(rows: Sequence[StatusRow], out: TextIO | None = None) -> None:
         if err and (r.last_error_status or r.last_error_slug):
             err = f"{r.last_error_status or ''} {r.last_error_slug or ''}: {err}".strip()
         table.add_row(
-            r.auth_config_id,
+            _s(r.auth_config_id),
             _c(r.state),
             _s(r.vault_version),
             _s(r.applied_version),

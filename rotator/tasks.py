@@ -20,6 +20,7 @@ from rotator.app import ROTATE_TASK, SWEEP_TASK, app, settings
 from rotator.runtime import Runtime, build_runtime, queue_ttl
 from rotator.states import Result
 from rotator.sweep import sweep as run_sweep
+from rotator.trigger import Trigger, parse_trigger, triggered_by
 
 __all__ = ["rotate", "runtime", "sweep"]
 
@@ -38,11 +39,19 @@ def runtime() -> Runtime:
 
 @app.task(bind=True, name=ROTATE_TASK, acks_late=True, max_retries=None)
 def rotate(
-    self: Task, auth_config_id: str, force: bool = False, version: int | None = None
+    self: Task,
+    auth_config_id: str,
+    force: bool = False,
+    version: int | None = None,
+    trigger: str | None = None,
 ) -> dict[str, Any]:
-    """Rotate one auth config; "try again later" comes back with the service's countdown."""
+    """Rotate one auth config; "try again later" comes back with the service's countdown.
+    ``trigger`` (optional: absent means ``send_task``) is recorded in the audit entry."""
     nanoid, retries = str(auth_config_id), int(self.request.retries or 0)
-    with structlog.contextvars.bound_contextvars(task_retries=retries):
+    with (
+        structlog.contextvars.bound_contextvars(task_retries=retries),
+        triggered_by(parse_trigger(trigger)),
+    ):
         outcome = runtime().service.rotate_queued(
             nanoid, force=bool(force), version=version, retries=retries
         )
@@ -57,6 +66,7 @@ def sweep() -> dict[str, Any]:
     rt = runtime()
 
     def enqueue(nanoid: str, force: bool) -> None:
-        rotate.apply_async(args=[nanoid], kwargs={"force": force})
+        trigger = Trigger.RESYNC if force else Trigger.SWEEP  # the sweep forces only a resync
+        rotate.apply_async(args=[nanoid], kwargs={"force": force, "trigger": trigger.value})
 
     return asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings)))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 import click
 
 from rotator.catalog import ambiguous_error
+from rotator.cli.check import check
+from rotator.cli.history import history
 from rotator.cli.service import SERVICE_COMMANDS
 from rotator.cli.shared import (
     EXIT_FAILED,
@@ -20,7 +21,8 @@ from rotator.cli.shared import (
 from rotator.errors import RotatorError
 from rotator.logs import scrub
 from rotator.render import outcomes_json, print_json, print_outcomes, print_status
-from rotator.runtime import Runtime
+from rotator.trigger import Trigger, triggered_by
+from rotator.untrusted import plain
 
 __all__ = ["cli", "main"]
 
@@ -58,11 +60,14 @@ def rotate(  # noqa: PLR0917  (click passes options positionally)
     with open_runtime() as rt:
         ids = pick_ids(rt, nanoids, all_)
         if inline:
-            outcomes = parallel(
-                lambda i: rt.service.rotate(i, force=force, version=version), ids, concurrency
-            )
+            with triggered_by(Trigger.CLI):
+                outcomes = parallel(
+                    lambda i: rt.service.rotate(i, force=force, version=version), ids, concurrency
+                )
         else:
-            queued = queue_rotations(ids, force=force, version=version, wait=wait, timeout=timeout)
+            queued = queue_rotations(
+                ids, force=force, version=version, wait=wait, timeout=timeout, trigger=Trigger.CLI
+            )
             if queued is None:
                 sys.exit(EXIT_OK)
             outcomes = queued
@@ -118,8 +123,8 @@ def plan(as_json: bool) -> None:
     else:
         for r in rows:
             click.echo(
-                f"{r['auth_config_id'] or '-':<28} {r['action']:<6} "
-                f"v{r['version'] or '-':<4} {r['reason']}"
+                f"{plain(r['auth_config_id'] or '-'):<28} {r['action']:<6} "
+                f"v{r['version'] or '-':<4} {plain(r['reason'])}"
             )
     sys.exit(EXIT_FAILED if any(r["action"] == "error" for r in rows) else EXIT_OK)
 
@@ -144,35 +149,6 @@ def status(as_json: bool, watch: bool, interval: float, iterations: int | None) 
         print_status(rows)
 
 
-def _composio_ok(rt: Runtime) -> str:
-    info = rt.composio.ping()
-    if info.status is None or not 200 <= info.status < 300:
-        what = info.failure if info.status is None else f"HTTP {info.status} {info.slug or ''}"
-        raise RotatorError(f"{rt.settings.composio_base_url}: {what} {info.message or ''}".strip())
-    return f"{rt.settings.composio_base_url} answered {info.status}"
-
-
-@cli.command()
-def check() -> None:
-    """Validate the configuration and reach Vault, Redis and Composio."""
-    failed = False
-    with open_runtime() as rt:
-        probes: list[tuple[str, Callable[[], object]]] = [
-            ("vault", rt.vault.check),
-            ("redis", rt.state.ping),
-            ("composio", lambda: _composio_ok(rt)),
-            ("bindings", lambda: f"{len(rt.catalog.view(fresh=True).bindings)} auth configs"),
-        ]
-        for name, probe in probes:
-            try:
-                detail = probe()
-                click.echo(f"ok    {name:<9} {scrub(str(detail))}")
-            except Exception as exc:  # every probe reports; none stops the rest
-                failed = True
-                click.echo(f"FAIL  {name:<9} {type(exc).__name__}: {scrub(str(exc))}")
-    sys.exit(EXIT_FAILED if failed else EXIT_OK)
-
-
 @cli.command()
 @click.option("--inline", is_flag=True, help="Rotate in this process instead of worker + beat.")
 def demo(inline: bool) -> None:
@@ -183,7 +159,7 @@ def demo(inline: bool) -> None:
     sys.exit(run_demo(inline=inline))
 
 
-for _command in SERVICE_COMMANDS:
+for _command in (*SERVICE_COMMANDS, check, history):
     cli.add_command(_command)
 
 

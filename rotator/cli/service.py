@@ -10,6 +10,8 @@ from rotator.cli.shared import open_runtime, queue_rotations
 from rotator.errors import RotatorError
 from rotator.logs import scrub
 from rotator.runtime import Runtime
+from rotator.trigger import Trigger, triggered_by
+from rotator.untrusted import plain
 
 __all__ = ["SERVICE_COMMANDS"]
 
@@ -91,10 +93,12 @@ def dlq_list(as_json: bool) -> None:
         print_json([{"id": i, **e} for i, e in entries])
         return
     for entry_id, e in entries:
+        f = {k: plain(v) for k, v in e.items()}  # Redis holds Composio's untrusted text
         click.echo(
-            f"{entry_id}  {e.get('auth_config_id', '?'):<24} v{e.get('vault_version', '-'):<4}"
-            f" {e.get('http_status', '-'):<4} {e.get('error_slug', '-'):<28} "
-            f"{e.get('error', e.get('reason', ''))}"
+            f"{plain(entry_id)}  {f.get('auth_config_id', '?'):<24} "
+            f"v{f.get('vault_version', '-'):<4} {f.get('http_status', '-'):<4} "
+            f"{f.get('error_slug', '-'):<28} "
+            f"{f.get('error', f.get('reason', ''))}"
         )
 
 
@@ -116,9 +120,12 @@ def dlq_replay(entry_ids: tuple[str, ...], inline: bool) -> None:
 
 def _replay(rt: Runtime, ids: list[str], inline: bool) -> bool:
     if not inline:
-        queue_rotations(ids, force=False, version=None, wait=False, timeout=0)
+        queue_rotations(
+            ids, force=False, version=None, wait=False, timeout=0, trigger=Trigger.REPLAY
+        )
         return False
-    outcomes = [rt.service.rotate(i) for i in ids]
+    with triggered_by(Trigger.REPLAY):
+        outcomes = [rt.service.rotate(i) for i in ids]
     return not all(o.ok for o in outcomes)
 
 

@@ -3,6 +3,7 @@ parallel and the queued rotate path. Below the commands; imports none of them.""
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +18,8 @@ from rotator.logs import configure_logging
 from rotator.models import Outcome
 from rotator.runtime import Runtime, build_runtime
 from rotator.states import Result
+from rotator.trigger import Trigger
+from rotator.untrusted import plain
 
 __all__ = [
     "EXIT_FAILED",
@@ -58,13 +61,15 @@ def pick_ids(rt: Runtime, ids: Sequence[str], all_: bool) -> list[str]:
         return list(dict.fromkeys(ids))
     view = rt.catalog.view(fresh=True)
     for problem in view.problems:
-        click.echo(f"rotator: skipped: {problem}", err=True)
+        click.echo(f"rotator: skipped: {plain(problem)}", err=True)
     return view.ids()
 
 
 def parallel(fn: Callable[[str], Outcome], ids: list[str], concurrency: int) -> list[Outcome]:
+    """``fn`` over ``ids`` on threads, each call in a copy of the caller's context (its trigger)."""
+    ctx = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids) or 1))) as pool:
-        return list(pool.map(fn, ids))
+        return list(pool.map(lambda i: ctx.copy().run(fn, i), ids))
 
 
 def _outcome(nanoid: str, raw: object, fallback: str) -> Outcome:
@@ -76,17 +81,21 @@ def _outcome(nanoid: str, raw: object, fallback: str) -> Outcome:
 
 
 def queue_rotations(
-    ids: Sequence[str], *, force: bool, version: int | None, wait: bool, timeout: float
+    ids: Sequence[str],
+    *,
+    force: bool,
+    version: int | None,
+    wait: bool,
+    timeout: float,
+    trigger: Trigger,
 ) -> list[Outcome] | None:
     """Send ``rotator.rotate`` for each id; with ``wait``, collect one outcome per id."""
     from rotator.app import ROTATE_TASK, app
 
-    results = [
-        app.send_task(ROTATE_TASK, args=[i], kwargs={"force": force, "version": version})
-        for i in ids
-    ]
+    kwargs = {"force": force, "version": version, "trigger": trigger.value}
+    results = [app.send_task(ROTATE_TASK, args=[i], kwargs=kwargs) for i in ids]
     for nanoid, res in zip(ids, results, strict=True):
-        click.echo(f"queued {nanoid} task {res.id}", err=wait)
+        click.echo(f"queued {plain(nanoid)} task {res.id}", err=wait)
     if not wait:
         return None
     deadline = time.monotonic() + timeout
