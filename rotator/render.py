@@ -17,7 +17,7 @@ from rotator.states import Result, RowState
 from rotator.status import StatusRow
 from rotator.untrusted import markup
 
-__all__ = ["COLOURS", "colour", "print_json", "print_outcomes", "print_status"]
+__all__ = ["COLOURS", "colour", "print_json", "print_outcomes", "print_status", "print_summary"]
 
 # The one colour map of the outcome and status vocabulary (rich and click both know the names).
 COLOURS: Mapping[str, str] = {
@@ -77,6 +77,19 @@ def print_outcomes(outcomes: Sequence[Outcome], out: TextIO | None = None) -> No
             _s(why),
         )
     _console(out).print(table)
+
+
+def print_summary(
+    outcomes: Sequence[Outcome], seconds: float, *, verbose: bool, out: TextIO | None = None
+) -> None:
+    """One summary line, then a row per failed or still-retrying config (every row: verbose)."""
+    from rotator.progress import summary_line
+
+    stream = out or sys.stdout
+    shown = [o for o in outcomes if verbose or not o.ok]
+    if shown:
+        print_outcomes(shown, out=stream)
+    stream.write(summary_line(outcomes, seconds) + "\n")
 
 
 def outcomes_json(outcomes: Iterable[Outcome]) -> list[dict[str, object]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections import Counter
 
 import click
 
@@ -20,7 +22,13 @@ from rotator.cli.shared import (
 )
 from rotator.errors import RotatorError
 from rotator.logs import scrub
-from rotator.render import outcomes_json, print_json, print_outcomes, print_status
+from rotator.render import (
+    outcomes_json,
+    print_json,
+    print_outcomes,
+    print_status,
+    print_summary,
+)
 from rotator.trigger import Trigger, triggered_by
 from rotator.untrusted import plain
 
@@ -43,6 +51,7 @@ def cli() -> None:
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds --wait waits.")
 @click.option("--json", "as_json", is_flag=True, help="Print outcomes as JSON.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--verbose", "-v", is_flag=True, help="With --wait: a row for every config.")
 def rotate(  # noqa: PLR0917  (click passes options positionally)
     nanoids: tuple[str, ...],
     all_: bool,
@@ -53,10 +62,12 @@ def rotate(  # noqa: PLR0917  (click passes options positionally)
     timeout: float,
     as_json: bool,
     concurrency: int,
+    verbose: bool,
 ) -> None:
     """Rotate auth configs now (NANOIDs or --all): queued on the workers, or --inline."""
     if version is not None and (all_ or len(nanoids) != 1):
         raise click.UsageError("--version rolls back exactly one NANOID")
+    started = time.monotonic()
     with open_runtime() as rt:
         ids = pick_ids(rt, nanoids, all_)
         if inline:
@@ -73,14 +84,29 @@ def rotate(  # noqa: PLR0917  (click passes options positionally)
             outcomes = queued
     if as_json:
         print_json(outcomes_json(outcomes))
-    else:
+    elif inline:
         print_outcomes(outcomes)
+    else:
+        print_summary(outcomes, time.monotonic() - started, verbose=verbose)
     sys.exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED)
+
+
+def _print_plan(rows: list[dict[str, object]], *, verbose: bool) -> None:
+    """The summary first; then the ones to push and the invalid ones (every row: verbose)."""
+    n = Counter(str(r["action"]) for r in rows)
+    click.echo(f"plan: {n['push']} to push, {n['skip']} in step, {n['error']} invalid")
+    for r in rows:
+        if verbose or r["action"] != "skip":
+            click.echo(
+                f"{plain(r['auth_config_id'] or '-'):<28} {r['action']:<6} "
+                f"v{plain(r['version'] or '-'):<4} {plain(r['reason'])}"
+            )
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
-def plan(as_json: bool) -> None:
+@click.option("--verbose", "-v", is_flag=True, help="List the ones in step too.")
+def plan(as_json: bool, verbose: bool) -> None:
     """Show what would be pushed and why; writes nothing."""
     rows: list[dict[str, object]] = []
     with open_runtime() as rt:
@@ -121,11 +147,7 @@ def plan(as_json: bool) -> None:
     if as_json:
         print_json(rows)
     else:
-        for r in rows:
-            click.echo(
-                f"{plain(r['auth_config_id'] or '-'):<28} {r['action']:<6} "
-                f"v{r['version'] or '-':<4} {plain(r['reason'])}"
-            )
+        _print_plan(rows, verbose=verbose)
     sys.exit(EXIT_FAILED if any(r["action"] == "error" for r in rows) else EXIT_OK)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextvars
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -94,18 +93,20 @@ def queue_rotations(
 
     kwargs = {"force": force, "version": version, "trigger": trigger.value}
     results = [app.send_task(ROTATE_TASK, args=[i], kwargs=kwargs) for i in ids]
-    for nanoid, res in zip(ids, results, strict=True):
-        click.echo(f"queued {plain(nanoid)} task {res.id}", err=wait)
     if not wait:
+        for nanoid, res in zip(ids, results, strict=True):
+            click.echo(f"queued {plain(nanoid)} task {res.id}")
         return None
-    deadline = time.monotonic() + timeout
-    outcomes = []
-    for nanoid, res in zip(ids, results, strict=True):
-        try:
-            raw = res.get(timeout=max(0.1, deadline - time.monotonic()), propagate=False)
-            outcomes.append(_outcome(nanoid, raw, f"task ended in state {res.state}"))
-        except Exception:  # celery's TimeoutError: the task is still queued or retrying
-            outcomes.append(
-                Outcome(auth_config_id=nanoid, result=Result.RETRY_LATER, reason="not done in time")
-            )
-    return outcomes
+    from rotator.progress import wait_all
+
+    click.echo(f"queued {len(ids)} rotation(s); waiting up to {timeout:.0f}s", err=True)
+    return wait_all(
+        dict(zip(ids, results, strict=True)),
+        timeout=timeout,
+        collect=lambda n, res: _outcome(
+            n, res.get(timeout=5, propagate=False), f"task ended in state {res.state}"
+        ),
+        late=lambda n: Outcome(
+            auth_config_id=n, result=Result.RETRY_LATER, reason="not done in time"
+        ),
+    )
