@@ -12,6 +12,7 @@ from rotator.errors import PermanentError, TransientError
 from rotator.logs import scrub
 from rotator.models import Binding, Outcome, SecretVersion
 from rotator.states import Result
+from rotator.trigger import current_trigger
 
 __all__ = ["audit_entry", "error_outcome", "log_fields", "since_ms"]
 
@@ -67,8 +68,10 @@ def log_fields(o: Outcome) -> dict[str, object]:
 
 
 def audit_entry(o: Outcome) -> dict[str, object]:
-    """The audit (and dead-letter) stream's fields for one outcome: IDs and statuses only."""
+    """The audit (and dead-letter) stream's fields for one outcome: IDs and statuses only, and
+    what triggered the rotation."""
     return {
+        "trigger": current_trigger(),
         "auth_config_id": o.auth_config_id,
         "outcome": o.result,
         "reason": o.reason,

@@ -15,8 +15,9 @@ from rotator.logs import scrub
 from rotator.models import Outcome
 from rotator.states import Result, RowState
 from rotator.status import StatusRow
+from rotator.untrusted import markup
 
-__all__ = ["COLOURS", "colour", "print_json", "print_outcomes", "print_status"]
+__all__ = ["COLOURS", "colour", "print_json", "print_outcomes", "print_status", "print_summary"]
 
 # The one colour map of the outcome and status vocabulary (rich and click both know the names).
 COLOURS: Mapping[str, str] = {
@@ -50,7 +51,8 @@ def _c(word: str) -> str:
 
 
 def _s(value: object) -> str:
-    return "" if value is None else scrub(str(value))
+    """Every cell is untrusted text (a key name, a Composio message): escaped for rich."""
+    return markup(value)
 
 
 def print_json(data: Any, out: TextIO | None = None) -> None:
@@ -66,7 +68,7 @@ def print_outcomes(outcomes: Sequence[Outcome], out: TextIO | None = None) -> No
         if o.retry_in is not None:
             why += f" (retry in {o.retry_in:.0f}s)"
         table.add_row(
-            o.auth_config_id,
+            _s(o.auth_config_id),
             _c(o.result),
             _s(o.vault_version),
             _s(o.http_status),
@@ -75,6 +77,19 @@ def print_outcomes(outcomes: Sequence[Outcome], out: TextIO | None = None) -> No
             _s(why),
         )
     _console(out).print(table)
+
+
+def print_summary(
+    outcomes: Sequence[Outcome], seconds: float, *, verbose: bool, out: TextIO | None = None
+) -> None:
+    """One summary line, then a row per failed or still-retrying config (every row: verbose)."""
+    from rotator.progress import summary_line
+
+    stream = out or sys.stdout
+    shown = [o for o in outcomes if verbose or not o.ok]
+    if shown:
+        print_outcomes(shown, out=stream)
+    stream.write(summary_line(outcomes, seconds) + "\n")
 
 
 def outcomes_json(outcomes: Iterable[Outcome]) -> list[dict[str, object]]:
@@ -90,7 +105,7 @@ def print_status(rows: Sequence[StatusRow], out: TextIO | None = None) -> None:
         if err and (r.last_error_status or r.last_error_slug):
             err = f"{r.last_error_status or ''} {r.last_error_slug or ''}: {err}".strip()
         table.add_row(
-            r.auth_config_id,
+            _s(r.auth_config_id),
             _c(r.state),
             _s(r.vault_version),
             _s(r.applied_version),

@@ -48,6 +48,14 @@ class StateStore:
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
+    @translated
+    def server_info(self) -> dict[str, object]:
+        """Version, AOF and eviction policy (INFO: works where CONFIG GET is disabled)."""
+        info: dict[str, object] = {}
+        for section in ("server", "persistence", "memory"):
+            info.update(cast(dict[str, object], self.redis.info(section)))
+        return info
+
     def close(self) -> None:
         self.redis.close()
 
@@ -151,6 +159,16 @@ class StateStore:
     @translated
     def audit_events(self, count: int = 1000) -> list[tuple[str, dict[str, str]]]:
         return cast(list[tuple[str, dict[str, str]]], self.redis.xrange(Keys.audit, count=count))
+
+    @translated
+    def audit_newest(
+        self, *, before: str = "+", oldest: str = "-", count: int = 500
+    ) -> list[tuple[str, dict[str, str]]]:
+        """Audit events newest first (XREVRANGE), from ``before`` down to ``oldest``."""
+        return cast(
+            list[tuple[str, dict[str, str]]],
+            self.redis.xrevrange(Keys.audit, max=before, min=oldest, count=count),
+        )
 
     @translated
     def audit_after(self, last: str, *, block_ms: int) -> list[tuple[str, dict[str, str]]]:

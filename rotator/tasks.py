@@ -22,6 +22,7 @@ from rotator.circuit import WAIT_REASON
 from rotator.runtime import Runtime, build_runtime, queue_ttl
 from rotator.states import Result
 from rotator.sweep import sweep as run_sweep
+from rotator.trigger import Trigger, parse_trigger, triggered_by
 
 __all__ = ["rotate", "runtime", "sweep"]
 
@@ -51,21 +52,30 @@ def rotate(
     auth_config_id: str,
     force: bool = False,
     version: int | None = None,
+    *,
     breaker_waits: int = 0,
+    trigger: str | None = None,
 ) -> dict[str, Any]:
     """Rotate one auth config; "try again later" comes back with the service's countdown.
 
     Celery counts every requeue in ``request.retries``; the ones the open circuit breaker held
-    back are counted apart in ``breaker_waits`` and do not spend the retry budget."""
+    back are counted apart in ``breaker_waits`` and do not spend the retry budget. ``trigger``
+    (optional: absent means ``send_task``) is recorded in the audit entry."""
     nanoid, waits = str(auth_config_id), max(int(breaker_waits or 0), 0)
     retries = max(int(self.request.retries or 0) - waits, 0)
-    with structlog.contextvars.bound_contextvars(task_retries=retries):
+    with (
+        structlog.contextvars.bound_contextvars(task_retries=retries),
+        triggered_by(parse_trigger(trigger)),
+    ):
         outcome = runtime().service.rotate_queued(
             nanoid, force=bool(force), version=version, retries=retries
         )
     if outcome.result is Result.RETRY_LATER:
         waits += outcome.reason == WAIT_REASON
-        kwargs = {"force": bool(force), "version": version, "breaker_waits": waits}
+        kwargs: dict[str, object] = {"force": bool(force), "version": version}
+        kwargs["breaker_waits"] = waits
+        if trigger is not None:
+            kwargs["trigger"] = trigger
         raise self.retry(countdown=outcome.retry_in, kwargs=kwargs)
     return asdict(outcome)
 
@@ -76,6 +86,7 @@ def sweep() -> dict[str, Any]:
     rt = runtime()
 
     def enqueue(nanoid: str, force: bool) -> None:
-        rotate.apply_async(args=[nanoid], kwargs={"force": force})
+        trigger = Trigger.RESYNC if force else Trigger.SWEEP  # the sweep forces only a resync
+        rotate.apply_async(args=[nanoid], kwargs={"force": force, "trigger": trigger.value})
 
     return asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings)))

@@ -15,10 +15,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from rotator.logs import scrub
 from rotator.render import colour
 from rotator.runtime import Runtime
 from rotator.status import StatusRow
+from rotator.untrusted import markup
 
 __all__ = ["render_watch", "watch_status"]
 
@@ -62,11 +62,11 @@ def render_watch(
         if r.last_error_status or r.last_error_slug:
             err = f"{r.last_error_status or ''} {r.last_error_slug or ''} {err}".strip()
         table.add_row(
-            r.auth_config_id,
+            markup(r.auth_config_id),
             Text(r.state, style=colour(r.state) or ""),
             str(r.vault_version or "-"),
             str(r.applied_version or "-"),
-            scrub(err),
+            markup(err),
         )
     header = _header(rows, sweep, interval, now)
     if breaker != "closed":

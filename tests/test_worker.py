@@ -36,7 +36,7 @@ def test_rotate_through_the_queue_with_wait(
     [row] = json.loads(res.stdout)
     assert row["auth_config_id"] == "ac_q1" and row["result"] == "succeeded"
     assert stack.emu.credentials("ac_q1") == {"client_secret": "sec-q1"}
-    assert "queued ac_q1 task " in res.stderr
+    assert "queued 1 rotation(s)" in res.stderr
     procs.assert_clean()
 
 

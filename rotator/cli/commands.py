@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import click
 
 from rotator.catalog import ambiguous_error
+from rotator.cli.check import check
+from rotator.cli.history import history
 from rotator.cli.service import SERVICE_COMMANDS
 from rotator.cli.shared import (
     EXIT_FAILED,
@@ -20,10 +23,18 @@ from rotator.cli.shared import (
 )
 from rotator.errors import RotatorError
 from rotator.logs import scrub
-from rotator.render import outcomes_json, print_json, print_outcomes, print_status
+from rotator.render import (
+    outcomes_json,
+    print_json,
+    print_outcomes,
+    print_status,
+    print_summary,
+)
+from rotator.trigger import Trigger, triggered_by
+from rotator.untrusted import plain
 
 if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
-    from rotator.runtime import Runtime
+    pass
 
 __all__ = ["cli", "main"]
 
@@ -44,6 +55,7 @@ def cli() -> None:
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds --wait waits.")
 @click.option("--json", "as_json", is_flag=True, help="Print outcomes as JSON.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--verbose", "-v", is_flag=True, help="With --wait: a row for every config.")
 def rotate(  # noqa: PLR0917  (click passes options positionally)
     nanoids: tuple[str, ...],
     all_: bool,
@@ -54,31 +66,51 @@ def rotate(  # noqa: PLR0917  (click passes options positionally)
     timeout: float,
     as_json: bool,
     concurrency: int,
+    verbose: bool,
 ) -> None:
     """Rotate auth configs now (NANOIDs or --all): queued on the workers, or --inline."""
     if version is not None and (all_ or len(nanoids) != 1):
         raise click.UsageError("--version rolls back exactly one NANOID")
+    started = time.monotonic()
     with open_runtime() as rt:
         ids = pick_ids(rt, nanoids, all_)
         if inline:
-            outcomes = parallel(
-                lambda i: rt.service.rotate(i, force=force, version=version), ids, concurrency
-            )
+            with triggered_by(Trigger.CLI):
+                outcomes = parallel(
+                    lambda i: rt.service.rotate(i, force=force, version=version), ids, concurrency
+                )
         else:
-            queued = queue_rotations(ids, force=force, version=version, wait=wait, timeout=timeout)
+            queued = queue_rotations(
+                ids, force=force, version=version, wait=wait, timeout=timeout, trigger=Trigger.CLI
+            )
             if queued is None:
                 sys.exit(EXIT_OK)
             outcomes = queued
     if as_json:
         print_json(outcomes_json(outcomes))
-    else:
+    elif inline:
         print_outcomes(outcomes)
+    else:
+        print_summary(outcomes, time.monotonic() - started, verbose=verbose)
     sys.exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED)
+
+
+def _print_plan(rows: list[dict[str, object]], *, verbose: bool) -> None:
+    """The summary first; then the ones to push and the invalid ones (every row: verbose)."""
+    n = Counter(str(r["action"]) for r in rows)
+    click.echo(f"plan: {n['push']} to push, {n['skip']} in step, {n['error']} invalid")
+    for r in rows:
+        if verbose or r["action"] != "skip":
+            click.echo(
+                f"{plain(r['auth_config_id'] or '-'):<28} {r['action']:<6} "
+                f"v{plain(r['version'] or '-'):<4} {plain(r['reason'])}"
+            )
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
-def plan(as_json: bool) -> None:
+@click.option("--verbose", "-v", is_flag=True, help="List the ones in step too.")
+def plan(as_json: bool, verbose: bool) -> None:
     """Show what would be pushed and why; writes nothing."""
     rows: list[dict[str, object]] = []
     with open_runtime() as rt:
@@ -119,11 +151,7 @@ def plan(as_json: bool) -> None:
     if as_json:
         print_json(rows)
     else:
-        for r in rows:
-            click.echo(
-                f"{r['auth_config_id'] or '-':<28} {r['action']:<6} "
-                f"v{r['version'] or '-':<4} {r['reason']}"
-            )
+        _print_plan(rows, verbose=verbose)
     sys.exit(EXIT_FAILED if any(r["action"] == "error" for r in rows) else EXIT_OK)
 
 
@@ -150,36 +178,6 @@ def status(as_json: bool, watch: bool, interval: float, iterations: int | None) 
             click.echo(f"circuit breaker {breaker}")
 
 
-def _composio_ok(rt: Runtime) -> str:
-    info = rt.composio.ping()
-    if info.status is None or not 200 <= info.status < 300:
-        what = info.failure if info.status is None else f"HTTP {info.status} {info.slug or ''}"
-        raise RotatorError(f"{rt.settings.composio_base_url}: {what} {info.message or ''}".strip())
-    return f"{rt.settings.composio_base_url} answered {info.status}"
-
-
-@cli.command()
-def check() -> None:
-    """Validate the configuration and reach Vault, Redis and Composio."""
-    failed = False
-    with open_runtime() as rt:
-        probes: list[tuple[str, Callable[[], object]]] = [
-            ("vault", rt.vault.check),
-            ("redis", rt.state.ping),
-            ("composio", lambda: _composio_ok(rt)),
-            ("bindings", lambda: f"{len(rt.catalog.view(fresh=True).bindings)} auth configs"),
-            ("breaker", rt.service.breaker.check),
-        ]
-        for name, probe in probes:
-            try:
-                detail = probe()
-                click.echo(f"ok    {name:<9} {scrub(str(detail))}")
-            except Exception as exc:  # every probe reports; none stops the rest
-                failed = True
-                click.echo(f"FAIL  {name:<9} {type(exc).__name__}: {scrub(str(exc))}")
-    sys.exit(EXIT_FAILED if failed else EXIT_OK)
-
-
 @cli.command()
 @click.option("--inline", is_flag=True, help="Rotate in this process instead of worker + beat.")
 def demo(inline: bool) -> None:
@@ -190,7 +188,7 @@ def demo(inline: bool) -> None:
     sys.exit(run_demo(inline=inline))
 
 
-for _command in SERVICE_COMMANDS:
+for _command in (*SERVICE_COMMANDS, check, history):
     cli.add_command(_command)
 
 

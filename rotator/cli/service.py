@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING
 
 import click
@@ -10,6 +11,9 @@ import click
 from rotator.cli.shared import open_runtime, queue_rotations
 from rotator.errors import RotatorError
 from rotator.logs import scrub
+from rotator.models import Outcome
+from rotator.trigger import Trigger, triggered_by
+from rotator.untrusted import plain
 
 if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
     from rotator.runtime import Runtime
@@ -94,35 +98,50 @@ def dlq_list(as_json: bool) -> None:
         print_json([{"id": i, **e} for i, e in entries])
         return
     for entry_id, e in entries:
+        f = {k: plain(v) for k, v in e.items()}  # Redis holds Composio's untrusted text
         click.echo(
-            f"{entry_id}  {e.get('auth_config_id', '?'):<24} v{e.get('vault_version', '-'):<4}"
-            f" {e.get('http_status', '-'):<4} {e.get('error_slug', '-'):<28} "
-            f"{e.get('error', e.get('reason', ''))}"
+            f"{plain(entry_id)}  {f.get('auth_config_id', '?'):<24} "
+            f"v{f.get('vault_version', '-'):<4} {f.get('http_status', '-'):<4} "
+            f"{f.get('error_slug', '-'):<28} "
+            f"{f.get('error', f.get('reason', ''))}"
         )
 
 
 @dlq.command("replay")
 @click.argument("entry_ids", nargs=-1)
 @click.option("--inline", is_flag=True, help="Rotate in this process instead of queueing.")
-def dlq_replay(entry_ids: tuple[str, ...], inline: bool) -> None:
+@click.option("--wait", is_flag=True, help="Wait for the queued rotations: progress, summary.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds --wait waits.")
+@click.option("--verbose", "-v", is_flag=True, help="With --wait: a row for every config.")
+def dlq_replay(
+    entry_ids: tuple[str, ...], inline: bool, wait: bool, timeout: float, verbose: bool
+) -> None:
     """Rotate again the auth configs of these entries (all when none given); remove them."""
+    started = time.monotonic()
     with open_runtime() as rt:
         entries = [(i, e) for i, e in rt.state.dead_letters() if not entry_ids or i in entry_ids]
         ids = list(
             dict.fromkeys(e["auth_config_id"] for _, e in entries if e.get("auth_config_id"))
         )
-        failed = _replay(rt, ids, inline)
+        outcomes = _replay(rt, ids, inline=inline, wait=wait, timeout=timeout)
         rt.state.remove_dead_letters([i for i, _ in entries])
+    if outcomes is not None:
+        from rotator.render import print_summary
+
+        print_summary(outcomes, time.monotonic() - started, verbose=verbose)
     click.echo(f"replayed {len(ids)} auth config(s) from {len(entries)} entr(y/ies)")
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if outcomes and not all(o.ok for o in outcomes) else 0)
 
 
-def _replay(rt: Runtime, ids: list[str], inline: bool) -> bool:
+def _replay(
+    rt: Runtime, ids: list[str], *, inline: bool, wait: bool, timeout: float
+) -> list[Outcome] | None:
     if not inline:
-        queue_rotations(ids, force=False, version=None, wait=False, timeout=0)
-        return False
-    outcomes = [rt.service.rotate(i) for i in ids]
-    return not all(o.ok for o in outcomes)
+        return queue_rotations(
+            ids, force=False, version=None, wait=wait, timeout=timeout, trigger=Trigger.REPLAY
+        )
+    with triggered_by(Trigger.REPLAY):
+        return [rt.service.rotate(i) for i in ids]
 
 
 SERVICE_COMMANDS = (worker, beat, pause, resume, health, dlq)

@@ -3,8 +3,8 @@ parallel and the queued rotate path. Below the commands; imports none of them.""
 
 from __future__ import annotations
 
+import contextvars
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,6 +17,8 @@ from rotator.errors import ConfigError
 from rotator.logs import configure_logging
 from rotator.models import Outcome
 from rotator.states import Result
+from rotator.trigger import Trigger
+from rotator.untrusted import plain
 
 if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
     from rotator.runtime import Runtime
@@ -63,13 +65,15 @@ def pick_ids(rt: Runtime, ids: Sequence[str], all_: bool) -> list[str]:
         return list(dict.fromkeys(ids))
     view = rt.catalog.view(fresh=True)
     for problem in view.problems:
-        click.echo(f"rotator: skipped: {problem}", err=True)
+        click.echo(f"rotator: skipped: {plain(problem)}", err=True)
     return view.ids()
 
 
 def parallel(fn: Callable[[str], Outcome], ids: list[str], concurrency: int) -> list[Outcome]:
+    """``fn`` over ``ids`` on threads, each call in a copy of the caller's context (its trigger)."""
+    ctx = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids) or 1))) as pool:
-        return list(pool.map(fn, ids))
+        return list(pool.map(lambda i: ctx.copy().run(fn, i), ids))
 
 
 def _outcome(nanoid: str, raw: object, fallback: str) -> Outcome:
@@ -81,27 +85,33 @@ def _outcome(nanoid: str, raw: object, fallback: str) -> Outcome:
 
 
 def queue_rotations(
-    ids: Sequence[str], *, force: bool, version: int | None, wait: bool, timeout: float
+    ids: Sequence[str],
+    *,
+    force: bool,
+    version: int | None,
+    wait: bool,
+    timeout: float,
+    trigger: Trigger,
 ) -> list[Outcome] | None:
     """Send ``rotator.rotate`` for each id; with ``wait``, collect one outcome per id."""
     from rotator.app import ROTATE_TASK, app
 
-    results = [
-        app.send_task(ROTATE_TASK, args=[i], kwargs={"force": force, "version": version})
-        for i in ids
-    ]
-    for nanoid, res in zip(ids, results, strict=True):
-        click.echo(f"queued {nanoid} task {res.id}", err=wait)
+    kwargs = {"force": force, "version": version, "trigger": trigger.value}
+    results = [app.send_task(ROTATE_TASK, args=[i], kwargs=kwargs) for i in ids]
     if not wait:
+        for nanoid, res in zip(ids, results, strict=True):
+            click.echo(f"queued {plain(nanoid)} task {res.id}")
         return None
-    deadline = time.monotonic() + timeout
-    outcomes = []
-    for nanoid, res in zip(ids, results, strict=True):
-        try:
-            raw = res.get(timeout=max(0.1, deadline - time.monotonic()), propagate=False)
-            outcomes.append(_outcome(nanoid, raw, f"task ended in state {res.state}"))
-        except Exception:  # celery's TimeoutError: the task is still queued or retrying
-            outcomes.append(
-                Outcome(auth_config_id=nanoid, result=Result.RETRY_LATER, reason="not done in time")
-            )
-    return outcomes
+    from rotator.progress import wait_all
+
+    click.echo(f"queued {len(ids)} rotation(s); waiting up to {timeout:.0f}s", err=True)
+    return wait_all(
+        dict(zip(ids, results, strict=True)),
+        timeout=timeout,
+        collect=lambda n, res: _outcome(
+            n, res.get(timeout=5, propagate=False), f"task ended in state {res.state}"
+        ),
+        late=lambda n: Outcome(
+            auth_config_id=n, result=Result.RETRY_LATER, reason="not done in time"
+        ),
+    )
