@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
 from typing import Protocol
+from urllib.parse import urlencode
 
 import httpx
 import structlog
@@ -167,6 +168,23 @@ class ComposioClient:
                 info.request_id,
             )
         return data
+
+    def list_auth_configs(self, cursor: str | None = None) -> object:
+        """One page of ``GET /api/v3/auth_configs?show_disabled=true`` (the server's page size),
+        throttled and retried like a PATCH; the parsed JSON, unchecked (see ``inventory``)."""
+        query = {"show_disabled": "true", **({"cursor": cursor} if cursor else {})}
+        path = "/api/v3/auth_configs?" + urlencode(query)
+        info, _, raw = self._call("GET", path, "the auth config list", None, [])
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, ValueError):
+            raise ComposioRejected(
+                f"Composio answered {info.status} to the auth config list with a body that is "
+                "not JSON",
+                info.status,
+                None,
+                info.request_id,
+            ) from None
 
     def ping(self) -> ResponseInfo:
         """One ``GET /api/v3/auth_configs?limit=1``, no retries: can we reach and authenticate?"""

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import click
 
 from rotator.catalog import ambiguous_error
+from rotator.cli.inventory import inventory
 from rotator.cli.service import SERVICE_COMMANDS
 from rotator.cli.shared import (
     EXIT_FAILED,
@@ -183,7 +184,7 @@ def demo(inline: bool) -> None:
     sys.exit(run_demo(inline=inline))
 
 
-for _command in SERVICE_COMMANDS:
+for _command in (*SERVICE_COMMANDS, inventory):
     cli.add_command(_command)
 
 
