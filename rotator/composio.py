@@ -46,6 +46,7 @@ from rotator.config import Settings
 from rotator.errors import ComposioRejected, ComposioUnavailable
 from rotator.models import Decision, Payload, ResponseInfo, RetryAction, Secret
 from rotator.policy import RetryBudget, decide
+from rotator.verify import body_problem
 
 __all__ = ["ComposioClient", "KeyProvider", "Limiter", "PatchResult", "parse_response"]
 
@@ -76,6 +77,7 @@ class PatchResult:
     attempts: int
     rate_limit: int | None
     rate_remaining: int | None
+    unverified: str | None = None  # why a 2xx body is not the success answer (rotator.verify)
 
 
 class ComposioClient:
@@ -146,13 +148,14 @@ class ComposioClient:
         """PATCH exactly ``payload.body()``; raise ComposioUnavailable or ComposioRejected."""
         path = config_path(nanoid)
         content = json.dumps(payload.body(), separators=(",", ":")).encode()
-        info, attempts, _ = self._call("PATCH", path, nanoid, content, secret_values(payload))
+        info, attempts, raw = self._call("PATCH", path, nanoid, content, secret_values(payload))
         return PatchResult(
             status=info.status or 0,
             request_id=info.request_id,
             attempts=attempts,
             rate_limit=info.rate_limit,
             rate_remaining=info.rate_remaining,
+            unverified=body_problem(raw),
         )
 
     def get_auth_config(self, nanoid: str) -> dict[str, object]:

@@ -38,6 +38,7 @@ from rotator.ports import ComposioPort, VaultPort
 from rotator.state import StateStore
 from rotator.state_lock import HeldLock, best_effort
 from rotator.states import ErrorKind, Result
+from rotator.verify import record_unverified
 
 __all__ = ["RotationService"]
 
@@ -200,6 +201,8 @@ class RotationService:
             request_id=result.request_id,
             duration_ms=since_ms(call.started),
         )
+        if unverified := getattr(result, "unverified", None):  # not shown to have landed
+            return record_unverified(outcome, unverified, self._record_error)
         audit = audit_entry(outcome)
         best_effort(lambda: self.state.record_success(b.auth_config_id, applied_now, audit=audit))
         log.info("rotation.succeeded", **log_fields(outcome), fields=payload.field_names())

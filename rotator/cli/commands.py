@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -42,6 +43,9 @@ def cli() -> None:
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds --wait waits.")
 @click.option("--json", "as_json", is_flag=True, help="Print outcomes as JSON.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--verify", is_flag=True, help="With --inline: read each config back after the PATCH."
+)
 def rotate(  # noqa: PLR0917  (click passes options positionally)
     nanoids: tuple[str, ...],
     all_: bool,
@@ -52,10 +56,15 @@ def rotate(  # noqa: PLR0917  (click passes options positionally)
     timeout: float,
     as_json: bool,
     concurrency: int,
+    verify: bool,
 ) -> None:
     """Rotate auth configs now (NANOIDs or --all): queued on the workers, or --inline."""
     if version is not None and (all_ or len(nanoids) != 1):
         raise click.UsageError("--version rolls back exactly one NANOID")
+    if verify and not inline:
+        raise click.UsageError("--verify needs --inline (workers verify with ROTATOR_VERIFY=true)")
+    if verify:
+        os.environ["ROTATOR_VERIFY"] = "true"  # this process only: read by open_runtime
     with open_runtime() as rt:
         ids = pick_ids(rt, nanoids, all_)
         if inline:
