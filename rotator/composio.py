@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
 from typing import Protocol
+from urllib.parse import urlencode
 
 import httpx
 import structlog
@@ -45,6 +46,7 @@ from rotator.config import Settings
 from rotator.errors import ComposioRejected, ComposioUnavailable
 from rotator.models import Decision, Payload, ResponseInfo, RetryAction, Secret
 from rotator.policy import RetryBudget, decide
+from rotator.verify import body_problem
 
 __all__ = ["ComposioClient", "KeyProvider", "Limiter", "PatchResult", "parse_response"]
 
@@ -75,6 +77,7 @@ class PatchResult:
     attempts: int
     rate_limit: int | None
     rate_remaining: int | None
+    unverified: str | None = None  # why a 2xx body is not the success answer (rotator.verify)
 
 
 class ComposioClient:
@@ -145,13 +148,14 @@ class ComposioClient:
         """PATCH exactly ``payload.body()``; raise ComposioUnavailable or ComposioRejected."""
         path = config_path(nanoid)
         content = json.dumps(payload.body(), separators=(",", ":")).encode()
-        info, attempts, _ = self._call("PATCH", path, nanoid, content, secret_values(payload))
+        info, attempts, raw = self._call("PATCH", path, nanoid, content, secret_values(payload))
         return PatchResult(
             status=info.status or 0,
             request_id=info.request_id,
             attempts=attempts,
             rate_limit=info.rate_limit,
             rate_remaining=info.rate_remaining,
+            unverified=body_problem(raw),
         )
 
     def get_auth_config(self, nanoid: str) -> dict[str, object]:
@@ -167,6 +171,23 @@ class ComposioClient:
                 info.request_id,
             )
         return data
+
+    def list_auth_configs(self, cursor: str | None = None) -> object:
+        """One page of ``GET /api/v3/auth_configs?show_disabled=true`` (the server's page size),
+        throttled and retried like a PATCH; the parsed JSON, unchecked (see ``inventory``)."""
+        query = {"show_disabled": "true", **({"cursor": cursor} if cursor else {})}
+        path = "/api/v3/auth_configs?" + urlencode(query)
+        info, _, raw = self._call("GET", path, "the auth config list", None, [])
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, ValueError):
+            raise ComposioRejected(
+                f"Composio answered {info.status} to the auth config list with a body that is "
+                "not JSON",
+                info.status,
+                None,
+                info.request_id,
+            ) from None
 
     def ping(self) -> ResponseInfo:
         """One ``GET /api/v3/auth_configs?limit=1``, no retries: can we reach and authenticate?"""

@@ -9,12 +9,19 @@ from __future__ import annotations
 import time
 
 from rotator.errors import PermanentError, TransientError
-from rotator.logs import scrub
-from rotator.models import Binding, Outcome, SecretVersion
-from rotator.states import Result
+from rotator.logs import SECRETS, scrub
+from rotator.models import Binding, LastError, Outcome, Payload, Secret, SecretVersion
+from rotator.states import ErrorKind, Result
 from rotator.trigger import current_trigger
 
-__all__ = ["audit_entry", "error_outcome", "log_fields", "since_ms"]
+__all__ = [
+    "audit_entry",
+    "error_outcome",
+    "last_error",
+    "log_fields",
+    "register_values",
+    "since_ms",
+]
 
 
 def error_outcome(
@@ -83,3 +90,25 @@ def audit_entry(o: Outcome) -> dict[str, object]:
         "attempts": o.attempts,
         "error": o.error,
     }
+
+
+def register_values(payload: Payload) -> None:
+    """Every secret value of a payload joins the log redaction before anything is logged."""
+    for section in (payload.credentials, payload.shared_credentials):
+        for value in (section or {}).values():
+            if isinstance(value, Secret):
+                SECRETS.register(value.reveal())
+
+
+def last_error(o: Outcome, kind: ErrorKind, *, at: float) -> LastError:
+    """What ``rotator status`` keeps of a failed attempt (no value: the error text is scrubbed)."""
+    return LastError(
+        kind=kind,
+        message=o.error or o.reason,
+        at=at,
+        status=o.http_status,
+        slug=o.error_slug,
+        request_id=o.request_id,
+        attempts=o.attempts,
+        vault_version=o.vault_version,
+    )

@@ -25,6 +25,7 @@ COLOURS: Mapping[str, str] = {
     Result.SKIPPED: "bright_black",
     Result.RETRY_LATER: "yellow",
     Result.FAILED: "red",
+    Result.UNVERIFIED: "yellow",
     RowState.SYNCED: "green",
     RowState.PENDING: "cyan",
     RowState.RETRYING: "yellow",
@@ -32,6 +33,7 @@ COLOURS: Mapping[str, str] = {
     RowState.AMBIGUOUS: "red",
     RowState.QUARANTINED: "magenta",
     RowState.PAUSED: "blue",
+    RowState.UNVERIFIED: "yellow",
 }
 
 

@@ -23,6 +23,7 @@ from rotator.state import StateStore
 from rotator.state_circuit import CircuitStore
 from rotator.status import StatusRow, ambiguous_row, status_rows
 from rotator.vault import VaultClient
+from rotator.verify import VerifyingComposio
 
 __all__ = ["Runtime", "build_runtime", "queue_ttl"]
 
@@ -132,7 +133,7 @@ def build_runtime(settings: Settings) -> Runtime:
     catalog = Catalog(settings, vault)
     service = RotationService(
         vault=vault,
-        composio=composio,
+        composio=VerifyingComposio(composio) if settings.verify else composio,
         state=state,
         catalog=catalog,
         fingerprint_key=load_fingerprint_key(settings),

@@ -1,12 +1,8 @@
-"""The one owner of a rotation's life cycle: pause gate -> lock -> read Vault -> plan -> PATCH ->
-record, and for a queued rotation the requeue countdown, the give-up and the dedupe key.
+"""The one owner of a rotation's life: pause gate -> lock -> read Vault -> plan -> PATCH ->
+record; for a queued rotation also the requeue countdown, the give-up and the dedupe key.
 
-``rotate`` (inline: CLI, dead-letter replay, demo) and ``rotate_queued`` (a Celery delivery)
-never raise for an expected failure: they return an ``Outcome`` (succeeded, skipped,
-retry_later, failed) and write exactly one canonical log line for it. A paused, non-forced
-rotation is a skip (``reason=paused``) with an audit entry in every path. Permanent failures and
-exhausted retries go to the dead-letter stream; transient ones leave the applied state
-untouched and carry ``retry_in``, the countdown ``policy.requeue_delay`` decided.
+``rotate`` (inline) and ``rotate_queued`` (a Celery delivery) return an ``Outcome`` and write
+exactly one canonical log line; a paused, non-forced rotation is an audited skip in every path.
 """
 
 from __future__ import annotations
@@ -21,35 +17,33 @@ import structlog
 from rotator.breaker import WAIT_REASON, Breaker, Hold, held
 from rotator.catalog import Catalog
 from rotator.errors import PermanentError, StateUnavailable, TransientError
-from rotator.logs import SECRETS
 from rotator.models import (
     AppliedState,
     Binding,
-    LastError,
     Outcome,
     Payload,
     Plan,
-    Secret,
     SecretVersion,
 )
-from rotator.outcomes import audit_entry, error_outcome, log_fields, since_ms
+from rotator.outcomes import (
+    audit_entry,
+    error_outcome,
+    last_error,
+    log_fields,
+    register_values,
+    since_ms,
+)
 from rotator.plan import decide, extract_payload, fingerprint
 from rotator.policy import RetryBudget, requeue_delay
-from rotator.ports import ComposioPort, VaultPort
+from rotator.ports import ComposioPort, PatchResultLike, VaultPort
 from rotator.state import StateStore
 from rotator.state_lock import Begun, HeldLock, best_effort
 from rotator.states import ErrorKind, Result
+from rotator.verify import record_unverified
 
 __all__ = ["RotationService"]
 
 log = structlog.get_logger("rotator.rotation")
-
-
-def _register(payload: Payload) -> None:
-    for section in (payload.credentials, payload.shared_credentials):
-        for value in (section or {}).values():
-            if isinstance(value, Secret):
-                SECRETS.register(value.reveal())
 
 
 class RotationService:
@@ -89,7 +83,7 @@ class RotationService:
         """What ``rotate`` would do now, with no writes (for ``rotator plan``)."""
         secret = self.vault.read_secret(binding.mount, binding.path, version=version)
         payload = extract_payload(binding, secret)
-        _register(payload)
+        register_values(payload)
         return decide(
             version=secret.version,
             fingerprint=fingerprint(payload, self._key),
@@ -174,7 +168,7 @@ class RotationService:
         try:
             secret = self.vault.read_secret(b.mount, b.path, version=call.version)
             payload = extract_payload(b, secret)
-            _register(payload)
+            register_values(payload)
             fp = fingerprint(payload, self._key)
             plan = decide(
                 version=secret.version,
@@ -194,6 +188,18 @@ class RotationService:
             return self._transient(b.auth_config_id, b, secret, exc, call)
         except PermanentError as exc:
             return self._failed(b.auth_config_id, b, secret, exc, call)
+        return self._succeeded(b, lock, (secret, payload, fp, plan), result=result, call=call)
+
+    def _succeeded(
+        self,
+        b: Binding,
+        lock: HeldLock,
+        pushed: tuple[SecretVersion, Payload, str, Plan],
+        *,
+        result: PatchResultLike,
+        call: _Call,
+    ) -> Outcome:
+        secret, payload, fp, plan = pushed
         applied_now = AppliedState(
             secret.version, fp, self._clock(), result.request_id, vault_path=b.vault_path
         )
@@ -208,6 +214,8 @@ class RotationService:
             request_id=result.request_id,
             duration_ms=since_ms(call.started),
         )
+        if unverified := getattr(result, "unverified", None):  # not shown to have landed
+            return record_unverified(outcome, unverified, self._record_error)
         audit = audit_entry(outcome)
         record = self.state.record_success  # with the lock's release: one round trip
         best_effort(lambda: record(b.auth_config_id, applied_now, audit=audit, release=lock))
@@ -280,16 +288,7 @@ class RotationService:
         return outcome
 
     def _record_error(self, o: Outcome, kind: ErrorKind) -> None:
-        err = LastError(
-            kind=kind,
-            message=o.error or o.reason,
-            at=self._clock(),
-            status=o.http_status,
-            slug=o.error_slug,
-            request_id=o.request_id,
-            attempts=o.attempts,
-            vault_version=o.vault_version,
-        )
+        err = last_error(o, kind, at=self._clock())
         audit = audit_entry(o)
         best_effort(lambda: self.state.record_error(o.auth_config_id, err, audit=audit))
 

@@ -121,7 +121,7 @@ class Settings:
         needs_file=True)
     verify: bool = setting(
         "ROTATOR_VERIFY", Flag(), False,
-        "GET the auth config after each PATCH to verify it (doubles the requests)")
+        "GET the auth config before and after each PATCH to verify it (3 requests a push)")
     rate_limit: tuple[float, float] | None = setting(
         "ROTATOR_RATE_LIMIT", RateCap(), None, "`auto`: take `ROTATOR_RATE_LIMIT_SHARE` of the "
         "limit Composio announces; `N/min` etc.: also a cap on top; `0`: no limiter (see Rate "

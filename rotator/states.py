@@ -19,6 +19,7 @@ class Result(enum.StrEnum):
     SKIPPED = "skipped"
     RETRY_LATER = "retry_later"
     FAILED = "failed"
+    UNVERIFIED = "unverified"  # a 2xx, but Composio does not show the push (see verify.py)
 
     @property
     def ok(self) -> bool:
@@ -32,11 +33,12 @@ class ErrorKind(enum.StrEnum):
     TRANSIENT = "transient"  # it will be retried
     PERMANENT = "permanent"  # a human must act (counts towards quarantine)
     EXHAUSTED = "exhausted"  # transient, but the retries ran out: dead-lettered
+    UNVERIFIED = "unverified"  # a 2xx Composio does not show: pushed again by the next sweep
 
     @property
     def final(self) -> bool:
         """No retry is coming: the auth config stays failed until something changes."""
-        return self is not ErrorKind.TRANSIENT
+        return self not in (ErrorKind.TRANSIENT, ErrorKind.UNVERIFIED)
 
 
 class RowState(enum.StrEnum):
@@ -50,6 +52,7 @@ class RowState(enum.StrEnum):
     QUARANTINED = "quarantined"
     PAUSED = "paused"
     AMBIGUOUS = "ambiguous"  # one nanoid at several Vault paths: pushed from none
+    UNVERIFIED = "unverified"  # the last push got a 2xx that Composio does not show
 
 
 class SweepAction(enum.StrEnum):

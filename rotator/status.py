@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 from rotator.models import AppliedState, Binding, LastError, StoredState
 from rotator.plan import quarantined
-from rotator.states import RowState
+from rotator.states import ErrorKind, RowState
 
 __all__ = ["StatusRow", "ambiguous_row", "status_row", "status_rows"]
 
@@ -43,6 +43,8 @@ def _state(
         return RowState.UNKNOWN
     in_step = applied is not None and applied.version == vault_version
     if err is not None and (applied is None or err.at >= applied.applied_at):
+        if err.kind is ErrorKind.UNVERIFIED:
+            return RowState.UNVERIFIED
         return RowState.FAILED if err.kind.final else RowState.RETRYING
     return RowState.SYNCED if in_step else RowState.PENDING
 

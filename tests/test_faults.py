@@ -523,18 +523,20 @@ def test_garbage_from_composio_gives_a_clear_outcome_and_never_echoes_the_secret
 @pytest.mark.parametrize(
     "body", [b"<html>ok {S}</html>", b'{"success": tr{S}', b"", b'["{S}"]'], ids=repr
 )
-def test_a_2xx_with_a_garbage_body_is_success_logged_as_unusable_without_the_secret(
+def test_a_2xx_with_a_garbage_body_is_unverified_logged_as_unusable_without_the_secret(
     stack: Stack, log_stream: io.StringIO, body: bytes
 ) -> None:
-    """A 200 whose body is HTML, cut off, empty or not an object: the documented behaviour is
-    success (the status decides) with a ``composio.unusable_body`` warning naming the body's
-    kind only; the secret is echoed nowhere."""
+    """A 200 whose body is HTML, cut off, empty or not an object is not a plain success: it is
+    ``unverified`` (never recorded as applied) with a ``composio.unusable_body`` warning naming
+    the body's kind only; the secret is echoed nowhere."""
     secret = f"S3CR3T-2xx-{secrets.token_hex(8)}"
     stack.put("ac_ok", {"credentials": {"client_secret": secret}})
     junk = body.replace(b"{S}", secret.encode())
     stack.emu.inject(Fault(status=200, body=junk, apply=True), nanoid="ac_ok", times=None)
     outcome = stack.rt.service.rotate("ac_ok")
-    assert (outcome.result, outcome.http_status, outcome.error) == ("succeeded", 200, None)
+    assert (outcome.result, outcome.http_status) == ("unverified", 200)
+    assert outcome.error == "a 2xx whose body is not a JSON object"
+    assert stack.rt.state.get_applied("ac_ok") is None
     if junk:
         [warning] = events(log_stream.getvalue(), "composio.unusable_body")
         assert warning["http_status"] == 200

@@ -12,8 +12,8 @@ from rotator.render import COLOURS
 from rotator.states import ErrorKind, Result, RowState, SweepAction
 
 WIRE = {
-    Result: ["succeeded", "skipped", "retry_later", "failed"],
-    ErrorKind: ["transient", "permanent", "exhausted"],
+    Result: ["succeeded", "skipped", "retry_later", "failed", "unverified"],
+    ErrorKind: ["transient", "permanent", "exhausted", "unverified"],
     RowState: [
         "synced",
         "pending",
@@ -23,6 +23,7 @@ WIRE = {
         "quarantined",
         "paused",
         "ambiguous",
+        "unverified",
     ],
     SweepAction: ["queue", "in_step", "paused", "quarantined"],
 }
@@ -43,8 +44,8 @@ def test_an_outcome_as_json_is_byte_identical_to_the_string_form() -> None:
 
 def test_ok_means_pushed_or_nothing_to_push() -> None:
     """The one "was it ok" rule: succeeded and skipped are ok, retry_later and failed are not."""
-    assert [r.ok for r in Result] == [True, True, False, False]
-    assert [k.final for k in ErrorKind] == [False, True, True]
+    assert [r.ok for r in Result] == [True, True, False, False, False]
+    assert [k.final for k in ErrorKind] == [False, True, True, False]
 
 
 def test_every_outcome_and_status_word_has_one_colour() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -12,6 +13,7 @@ import click
 from rotator.catalog import ambiguous_error
 from rotator.cli.check import check
 from rotator.cli.history import history
+from rotator.cli.inventory import inventory
 from rotator.cli.service import SERVICE_COMMANDS
 from rotator.cli.shared import (
     EXIT_FAILED,
@@ -56,6 +58,9 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print outcomes as JSON.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--verbose", "-v", is_flag=True, help="With --wait: a row for every config.")
+@click.option(
+    "--verify", is_flag=True, help="With --inline: read each config back after the PATCH."
+)
 def rotate(  # noqa: PLR0917  (click passes options positionally)
     nanoids: tuple[str, ...],
     all_: bool,
@@ -67,11 +72,16 @@ def rotate(  # noqa: PLR0917  (click passes options positionally)
     as_json: bool,
     concurrency: int,
     verbose: bool,
+    verify: bool,
 ) -> None:
     """Rotate auth configs now (NANOIDs or --all): queued on the workers, or --inline."""
     if version is not None and (all_ or len(nanoids) != 1):
         raise click.UsageError("--version rolls back exactly one NANOID")
     started = time.monotonic()
+    if verify and not inline:
+        raise click.UsageError("--verify needs --inline (workers verify with ROTATOR_VERIFY=true)")
+    if verify:
+        os.environ["ROTATOR_VERIFY"] = "true"  # this process only: read by open_runtime
     with open_runtime() as rt:
         ids = pick_ids(rt, nanoids, all_)
         if inline:
@@ -188,7 +198,7 @@ def demo(inline: bool) -> None:
     sys.exit(run_demo(inline=inline))
 
 
-for _command in (*SERVICE_COMMANDS, check, history):
+for _command in (*SERVICE_COMMANDS, check, history, inventory):
     cli.add_command(_command)
 
 

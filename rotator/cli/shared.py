@@ -77,7 +77,7 @@ def parallel(fn: Callable[[str], Outcome], ids: list[str], concurrency: int) -> 
 
 
 def _outcome(nanoid: str, raw: object, fallback: str) -> Outcome:
-    final = (Result.SUCCEEDED, Result.SKIPPED, Result.FAILED)
+    final = (Result.SUCCEEDED, Result.SKIPPED, Result.FAILED, Result.UNVERIFIED)
     if isinstance(raw, dict) and raw.get("result") in final:
         fields = {k: v for k, v in raw.items() if k in Outcome.__dataclass_fields__}
         return Outcome(**{**fields, "result": Result(raw["result"])})

@@ -3,7 +3,8 @@
 A ``Fault`` either replaces the answer (a status, a raw body, a dropped connection, a hang) or
 only modifies a normal answer (``delay``, ``drip``, extra ``headers``: a "slow" fault). A
 replacing fault skips the request unless ``apply`` is set: then the request is processed first
-and its answer lost, the "server applied it but the client never heard" case.
+and its answer lost, the "server applied it but the client never heard" case. A bare
+``Fault(status=200, method="PATCH")`` is a proxy's fake 200: success answered, nothing applied.
 
 Queued faults (per nanoid, then for any request) come first; otherwise a seeded ``FaultMix``
 may draw one, so a chaos run with the same seed and the same request order is reproducible.
@@ -42,6 +43,7 @@ class Fault:
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     drip: float = 0.0  # seconds between small body chunks
     apply: bool = False  # process the request before misbehaving (answer lost, change kept)
+    method: str | None = None  # only requests with this method (e.g. PATCH); others pass by
 
     @property
     def replaces_answer(self) -> bool:
@@ -143,18 +145,18 @@ class FaultPlan:
             self._queues.clear()
             self._mix = None
 
-    def pick(self, nanoid: str | None) -> Fault | None:
+    def pick(self, nanoid: str | None, method: str | None = None) -> Fault | None:
         """The fault for one API request on ``nanoid`` (None for the list call), if any."""
         with self._lock:
             for key in (nanoid, None) if nanoid is not None else (None,):
-                fault = self._take(key)
+                fault = self._take(key, method)
                 if fault is not None:
                     return fault
             return self._mix.draw(self._rng) if self._mix else None
 
-    def _take(self, key: str | None) -> Fault | None:
+    def _take(self, key: str | None, method: str | None) -> Fault | None:
         queue = self._queues.get(key)
-        if not queue:
+        if not queue or queue[0].fault.method not in (None, method):
             return None
         head = queue[0]
         if head.left is not None:
@@ -186,6 +188,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "headers": (dict,),
     "drip": (int, float),
     "apply": (bool,),
+    "method": (str, _NONE),
 }
 
 

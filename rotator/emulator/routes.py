@@ -54,7 +54,7 @@ def handle_api(backend: Backend, req: Request, rid: str) -> Reply:
     """Answer one request under ``/api/`` and record it in the journal."""
     route = match(req.path)
     nanoid = route.nanoid if route else None
-    fault = backend.faults.pick(nanoid)
+    fault = backend.faults.pick(nanoid, req.method)
     body = decode_json(req.body)
     normal, applied = None, False
     if fault is None or fault.processes_request:
