@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 
 from rotator.catalog import ambiguous_error
+from rotator.cli.errors import OneLineGroup, describe
 from rotator.cli.service import SERVICE_COMMANDS
 from rotator.cli.shared import (
     EXIT_FAILED,
@@ -25,7 +27,7 @@ from rotator.runtime import Runtime
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rotator")
 def cli() -> None:
     """Keep Composio auth configs' credentials in step with Vault KV v2."""
@@ -145,11 +147,13 @@ def status(as_json: bool, watch: bool, interval: float, iterations: int | None) 
 
 
 def _composio_ok(rt: Runtime) -> str:
-    info = rt.composio.ping()
+    url = urlsplit(rt.settings.composio_base_url)  # userinfo (a password?) is never printed
+    shown = urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2]))
+    info = rt.composio.ping()  # an HTML (non-JSON) 2xx raises
     if info.status is None or not 200 <= info.status < 300:
         what = info.failure if info.status is None else f"HTTP {info.status} {info.slug or ''}"
-        raise RotatorError(f"{rt.settings.composio_base_url}: {what} {info.message or ''}".strip())
-    return f"{rt.settings.composio_base_url} answered {info.status}"
+        raise RotatorError(f"{shown}: {what} {info.message or ''}".strip())
+    return f"{shown} answered {info.status}"
 
 
 @cli.command()
@@ -169,7 +173,7 @@ def check() -> None:
                 click.echo(f"ok    {name:<9} {scrub(str(detail))}")
             except Exception as exc:  # every probe reports; none stops the rest
                 failed = True
-                click.echo(f"FAIL  {name:<9} {type(exc).__name__}: {scrub(str(exc))}")
+                click.echo(f"FAIL  {name:<9} {type(exc).__name__}: {describe(exc)}")
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
