@@ -6,7 +6,11 @@ session OpenBao and Redis, the emulator, a TLS OpenBao whose CA rotator is not t
 from __future__ import annotations
 
 import http.server
+import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,8 +20,9 @@ import pytest
 
 from rotator.sandbox import OpenBaoServer, free_port
 from tests.conftest import _start_or_fail
+from tests.faults_support import events
 from tests.helpers import Stack
-from tests.procs import assert_clean_output, run_cli
+from tests.procs import Procs, assert_clean_output, run_cli
 
 _VAULT_TLS = (
     r"rotator: TLS to Vault at https://127\.0\.0\.1:\d+ failed \(lookup-self "
@@ -229,3 +234,46 @@ def test_vault_tls_with_its_ca_rotates(stack: Stack, tls_bao: OpenBaoServer) -> 
     assert res.returncode == 0, res.stdout + res.stderr
     assert_clean_output(res.stdout + res.stderr)
     assert stack.emu.credentials("ac_tls1") == {"client_id": "c1"}
+
+
+_BAD_MESSAGES = [
+    (("ac_w1",), {"version": -7}, "version -7 must be an integer >= 1"),
+    (({"id": "ac_w1"},), {}, "auth_config_id {'id': 'ac_w1'} is not a nanoid"),
+    (("ac_w1\n",), {}, "auth_config_id 'ac_w1\\n' is not a nanoid"),
+    (("ac_w1",), {"force": "yes"}, "force 'yes' must be true or false"),
+]
+
+
+def test_a_worker_fails_a_bad_task_message_at_once(
+    stack: Stack, procs: Procs, celery_env: dict[str, str]
+) -> None:
+    """send_task with a bad argument (negative version, a dict id, an id with a newline, a
+    non-bool force) ends at once in rotation.failed naming the argument and a dead-letter
+    entry, with no retry; a good message next to them still rotates."""
+    stack.put("ac_w1", {"credentials": {"client_secret": "sec-w1"}})
+    procs.worker("w1")
+    messages = [*[[list(a), k] for a, k, _ in _BAD_MESSAGES], [["ac_w1"], {}]]
+    script = (
+        "import json, sys\n"
+        "from rotator.app import ROTATE_TASK, app\n"
+        "msgs = json.loads(sys.argv[1])\n"
+        "sent = [app.send_task(ROTATE_TASK, args=a, kwargs=k) for a, k in msgs]\n"
+        "print(json.dumps([r.get(timeout=90)['result'] for r in sent]))\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(messages)],
+        env={**os.environ, **celery_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(res.stdout) == ["failed"] * len(_BAD_MESSAGES) + ["succeeded"]
+    failed = events(procs.output(), "rotation.failed")
+    for _, _, why in _BAD_MESSAGES:
+        assert sum(why in str(e.get("error")) for e in failed) == 1, (why, failed)
+    assert len(stack.rt.state.dead_letters()) == len(_BAD_MESSAGES)
+    assert "retry:" not in procs.output()
+    assert stack.emu.credentials("ac_w1") == {"client_secret": "sec-w1"}
+    procs.assert_clean(allowed=[r'"event": "rotation\.failed"'])
