@@ -277,3 +277,18 @@ def test_a_worker_fails_a_bad_task_message_at_once(
     assert "retry:" not in procs.output()
     assert stack.emu.credentials("ac_w1") == {"client_secret": "sec-w1"}
     procs.assert_clean(allowed=[r'"event": "rotation\.failed"'])
+
+
+def test_skipped_secrets_are_a_json_event_when_logs_are_json(stack: Stack) -> None:
+    """With ROTATOR_LOG_FORMAT=json, a secret that names no auth config is reported as a
+    catalog.skipped log event, so stderr stays one JSON object per line."""
+    stack.put("ac_js1", {"credentials": {"client_secret": "sec-js1"}})
+    stack.write("not-a-nanoid", {"credentials": {"client_secret": "sec-x"}})
+    env = {**stack.env, "ROTATOR_LOG_FORMAT": "json"}
+    res = run_cli(env, "rotate", "--inline", "--all", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert all(ln.startswith("{") for ln in lines), res.stderr
+    [skipped] = [json.loads(ln) for ln in lines if '"catalog.skipped"' in ln]
+    assert "not-a-nanoid" in skipped["problem"]
+    assert_clean_output(res.stdout + res.stderr)
