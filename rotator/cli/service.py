@@ -7,7 +7,7 @@ import sys
 import click
 
 from rotator.cli.shared import open_runtime, queue_rotations
-from rotator.errors import RotatorError
+from rotator.errors import ConfigError, RotatorError
 from rotator.logs import scrub
 from rotator.runtime import Runtime
 
@@ -68,6 +68,8 @@ def health() -> None:
         with open_runtime() as rt:
             rt.state.ping()
             rt.vault.reachable()
+    except ConfigError:
+        raise  # a broken setting is exit 2 with one line (cli.errors), not "unhealthy"
     except RotatorError as exc:
         click.echo(f"unhealthy: {type(exc).__name__}: {scrub(str(exc))}")
         sys.exit(1)
