@@ -26,20 +26,58 @@ from pathlib import Path
 from rotator.errors import ConfigError
 from rotator.models import AuthType, Binding, FieldMap, Section
 
-__all__ = ["NANOID_RE", "discovered", "load_bindings_file", "merge", "parse_bindings"]
+__all__ = [
+    "NANOID_RE",
+    "discovered",
+    "is_nanoid",
+    "load_bindings_file",
+    "merge",
+    "nanoid_problem",
+    "parse_bindings",
+    "shown",
+]
 
-NANOID_RE = re.compile(r"^ac_[A-Za-z0-9_-]{1,64}$")
+NANOID_RE = re.compile(r"ac_[A-Za-z0-9_-]{1,64}")  # always with fullmatch: "$" takes a "\n"
+NANOID_RULE = "ac_ followed by 1-64 letters, digits, _ or -"
 _KNOWN_KEYS = {"auth_config", "path", "mount", "type", "credentials", "shared_credentials"}
+_SHOWN = 60
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, cut to a few dozen characters: untrusted input is never echoed whole."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 1]}…({len(text)} chars)"
+
+
+def is_nanoid(value: object) -> bool:
+    """Whether ``value`` is an auth config nanoid, the whole of it (no trailing newline)."""
+    return isinstance(value, str) and NANOID_RE.fullmatch(value) is not None
+
+
+def nanoid_problem(value: object) -> str | None:
+    """None for a nanoid; else why not, naming the (shortened) value."""
+    return None if is_nanoid(value) else f"{shown(value)} is not a nanoid ({NANOID_RULE})"
+
+
+def _location_problems(where: str, path: object, mnt: object) -> list[str]:
+    """A path and mount that stay where they say: no ``.``/``..`` segment, nothing empty."""
+    out = []
+    if not isinstance(path, str) or not path.strip("/"):
+        out.append(f"{where}: path is required (the KV v2 path under the mount)")
+    if mnt is not None and not (isinstance(mnt, str) and mnt.strip("/")):
+        out.append(f"{where}: mount {shown(mnt)} must name a KV v2 mount")
+    for key, value in (("path", path), ("mount", mnt)):
+        if isinstance(value, str) and any(p in ("..", ".") for p in value.split("/")):
+            out.append(f"{where}: {key} {shown(value)} has a '.' or '..' segment")
+    return out
 
 
 def discovered(mount: str, rel_path: str) -> Binding | str:
     """A binding for one secret found under the prefix, or a problem naming the path."""
     nanoid = rel_path.rsplit("/", 1)[-1]
-    if not NANOID_RE.match(nanoid):
-        return (
-            f"{mount}/{rel_path}: last segment {nanoid!r} is not an auth config nanoid "
-            "(ac_ followed by letters, digits, _ or -)"
-        )
+    if not is_nanoid(nanoid):
+        where = shown(f"{mount}/{rel_path}")
+        return f"{where}: last segment {shown(nanoid)} is not an auth config nanoid ({NANOID_RULE})"
     return Binding(auth_config_id=nanoid, mount=mount, path=rel_path)
 
 
@@ -63,11 +101,10 @@ def _one(where: str, raw: Mapping[str, object], mount: str, problems: list[str])
     unknown = sorted(set(raw) - _KNOWN_KEYS)
     if unknown:
         problems.append(f"{where}: unknown keys {unknown}")
-    nanoid, path = raw.get("auth_config"), raw.get("path")
-    if not isinstance(nanoid, str) or not NANOID_RE.match(nanoid):
-        problems.append(f"{where}: auth_config {nanoid!r} is not a nanoid (ac_...)")
-    if not isinstance(path, str) or not path.strip("/"):
-        problems.append(f"{where}: path is required (the KV v2 path under the mount)")
+    nanoid, path, mnt = raw.get("auth_config"), raw.get("path"), raw.get("mount")
+    if not is_nanoid(nanoid):
+        problems.append(f"{where}: auth_config {nanoid_problem(nanoid)}")
+    problems += _location_problems(where, path, mnt)
     auth_type = raw.get("type")
     if auth_type not in (None, "custom", "default"):
         problems.append(f"{where}: type {auth_type!r} must be custom or default")
@@ -84,7 +121,7 @@ def _one(where: str, raw: Mapping[str, object], mount: str, problems: list[str])
     )
     return Binding(
         auth_config_id=str(nanoid),
-        mount=str(raw.get("mount") or mount).strip("/"),
+        mount=str(mnt or mount).strip("/"),
         path=str(path).strip("/"),
         type=typed,
         fields=tuple(fields),
@@ -125,6 +162,11 @@ def load_bindings_file(path: str, *, mount: str) -> list[Binding]:
         doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"ROTATOR_BINDINGS_FILE {path}: cannot read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"ROTATOR_BINDINGS_FILE {path}: not UTF-8 text (byte {exc.start} is "
+            f"0x{exc.object[exc.start]:02x})"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"ROTATOR_BINDINGS_FILE {path}: not valid TOML ({exc})") from exc
     return parse_bindings(doc, name=Path(path).name, mount=mount)

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rotator.bindings import discovered, load_bindings_file, merge
+from rotator.bindings import discovered, load_bindings_file, merge, nanoid_problem
 from rotator.config import Settings
-from rotator.errors import AmbiguousSource
+from rotator.errors import AmbiguousSource, PermanentError
 from rotator.models import Binding
 
 __all__ = ["Catalog", "CatalogView", "Lister", "ambiguous_error"]
@@ -82,7 +82,11 @@ class Catalog:
         return view
 
     def get(self, nanoid: str) -> Binding | None:
-        """The binding for ``nanoid``, None if unknown; ``AmbiguousSource`` if found twice."""
+        """The binding for ``nanoid``, None if unknown; ``AmbiguousSource`` if found twice;
+        ``PermanentError`` for an id that is not a nanoid (no Vault call for it)."""
+        problem = nanoid_problem(nanoid)
+        if problem is not None:
+            raise PermanentError(f"auth config id {problem}")
         view = self.view()
         if nanoid not in view.bindings:
             view = self.view(fresh=True)

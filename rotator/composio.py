@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from rotator.composio_request import (
     verify_context,
 )
 from rotator.config import Settings
-from rotator.errors import ComposioRejected, ComposioUnavailable
+from rotator.errors import ComposioRejected, ComposioUnavailable, PermanentError
 from rotator.models import Decision, Payload, ResponseInfo, RetryAction, Secret
 from rotator.policy import RetryBudget, decide
 from rotator.verify import body_problem
@@ -52,6 +53,16 @@ __all__ = ["ComposioClient", "KeyProvider", "Limiter", "PatchResult", "parse_res
 
 KeyProvider = Callable[[bool], Secret]
 """``provider(refresh)`` returns the API key; ``refresh=True`` re-reads it from Vault."""
+
+
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The ``ssl.SSLError`` under an httpx transport error (httpx wraps httpcore wraps ssl)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None or isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class Limiter(Protocol):
@@ -192,7 +203,16 @@ class ComposioClient:
     def ping(self) -> ResponseInfo:
         """One ``GET /api/v3/auth_configs?limit=1``, no retries: can we reach and authenticate?"""
         self._throttle(0)
-        return self._send("GET", "/api/v3/auth_configs?limit=1", self._key_provider(False), None)[0]
+        info, note, raw = self._send(
+            "GET", "/api/v3/auth_configs?limit=1", self._key_provider(False), None
+        )
+        if info.status is not None and 200 <= info.status < 300 and json_object(raw) is None:
+            what = note or "a body that is not a JSON object"
+            raise PermanentError(
+                f"Composio answered {info.status} with {what} (a proxy or a web page?): "
+                "check COMPOSIO_BASE_URL"
+            )
+        return info
 
     def close(self) -> None:
         self._client.close()
@@ -261,6 +281,13 @@ class ComposioClient:
             self._sleep(wait)
             waited += wait
 
+    def _tls_error(self, exc: ssl.SSLError) -> PermanentError:
+        url = self._client.base_url
+        why = "certificate not trusted" if "CERTIFICATE_VERIFY" in str(exc) else "handshake failed"
+        fix = "set ROTATOR_COMPOSIO_CACERT to the CA bundle that signed Composio's certificate"
+        where = f"{url.scheme}://{url.host}:{url.port or 443}"
+        return PermanentError(f"TLS to Composio at {where} failed: {why}; {fix}", suggested_fix=fix)
+
     def _send(self, method: str, path: str, key: Secret, content: bytes | None) -> _Answer:
         """One exchange; reads at most 64 KiB of a body (4 MiB for a GET)."""
         headers = {"x-api-key": key_header(key)}
@@ -271,6 +298,9 @@ class ComposioClient:
         try:
             response = self._client.send(request, stream=True)
         except httpx.TransportError as exc:
+            tls = _ssl_cause(exc)
+            if tls is not None:  # no retry makes a CA trusted
+                raise self._tls_error(tls) from exc
             return transport_failure(exc), None, b""
         limit = _GET_LIMIT if method == "GET" else BODY_LIMIT
         try:

@@ -10,6 +10,7 @@ and outcomes only.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -18,14 +19,19 @@ from celery import Task
 from celery.signals import worker_shutting_down
 
 from rotator.app import ROTATE_TASK, SWEEP_TASK, app, settings
+from rotator.bindings import is_nanoid, nanoid_problem, shown
 from rotator.circuit import WAIT_REASON
+from rotator.errors import PermanentError
+from rotator.outcomes import audit_entry, error_outcome, log_fields
 from rotator.runtime import Runtime, build_runtime, queue_ttl
+from rotator.state_lock import best_effort
 from rotator.states import Result
 from rotator.sweep import sweep as run_sweep
 from rotator.trigger import Trigger, parse_trigger, triggered_by
 
-__all__ = ["rotate", "runtime", "sweep"]
+__all__ = ["parse_rotate_args", "rotate", "runtime", "sweep"]
 
+log = structlog.get_logger("rotator.rotation")
 _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
 
@@ -46,6 +52,30 @@ def _stop_holding(**_: object) -> None:
         _runtime.service.breaker.stopping.set()
 
 
+def parse_rotate_args(auth_config_id: object, force: object, version: object) -> str | None:
+    """None when a ``rotator.rotate`` message's arguments are usable, else the problem (named,
+    shortened): a nanoid, ``force`` a bool, ``version`` an int >= 1 or None. Checked once,
+    before anything runs: a bad message fails at once instead of being retried."""
+    if (problem := nanoid_problem(auth_config_id)) is not None:
+        return f"auth_config_id {problem}"
+    if not isinstance(force, bool):
+        return f"force {shown(force)} must be true or false"
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
+        return f"version {shown(version)} must be an integer >= 1 (or null for the latest)"
+    return None
+
+
+def _reject(rt: Runtime, nanoid: str, problem: str) -> dict[str, Any]:
+    """A message that can never run: rotation.failed and a dead-letter entry, no retry."""
+    exc = PermanentError(f"{ROTATE_TASK} task arguments: {problem}")
+    outcome = error_outcome(nanoid, None, None, exc, time.perf_counter())
+    best_effort(lambda: rt.state.dead_letter({**audit_entry(outcome), "at": time.time()}))
+    log.error("rotation.failed", auth_config_id=nanoid, **log_fields(outcome))
+    return asdict(outcome)
+
+
 @app.task(bind=True, name=ROTATE_TASK, acks_late=True, max_retries=None)
 def rotate(
     self: Task,
@@ -61,14 +91,18 @@ def rotate(
     Celery counts every requeue in ``request.retries``; the ones the open circuit breaker held
     back are counted apart in ``breaker_waits`` and do not spend the retry budget. ``trigger``
     (optional: absent means ``send_task``) is recorded in the audit entry."""
-    nanoid, waits = str(auth_config_id), max(int(breaker_waits or 0), 0)
+    problem = parse_rotate_args(auth_config_id, force, version)
+    if problem is not None:
+        shown_id = auth_config_id if is_nanoid(auth_config_id) else shown(auth_config_id)
+        return _reject(runtime(), shown_id, problem)
+    nanoid, waits = auth_config_id, max(int(breaker_waits or 0), 0)
     retries = max(int(self.request.retries or 0) - waits, 0)
     with (
         structlog.contextvars.bound_contextvars(task_retries=retries),
         triggered_by(parse_trigger(trigger)),
     ):
         outcome = runtime().service.rotate_queued(
-            nanoid, force=bool(force), version=version, retries=retries
+            nanoid, force=force, version=version, retries=retries
         )
     if outcome.result is Result.RETRY_LATER:
         waits += outcome.reason == WAIT_REASON

@@ -57,9 +57,10 @@ def _transport(
     if isinstance(exc, requests.Timeout):
         return VaultUnavailable(f"Vault at {addr} did not answer {doing} within {timeout:g} s")
     if isinstance(exc, requests.exceptions.SSLError):
+        why = "certificate not trusted" if "CERTIFICATE_VERIFY" in str(exc) else "handshake failed"
+        fix = "set VAULT_CACERT to the CA bundle that signed Vault's certificate"
         return PermanentError(
-            f"TLS to Vault at {addr} failed ({doing})",
-            suggested_fix="set VAULT_CACERT to the CA bundle that signed Vault's certificate",
+            f"TLS to Vault at {addr} failed ({doing}): {why}; {fix}", suggested_fix=fix
         )
     return VaultUnavailable(f"cannot reach Vault at {addr} ({doing}): connection failed")
 

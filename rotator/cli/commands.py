@@ -12,6 +12,7 @@ import click
 
 from rotator.catalog import ambiguous_error
 from rotator.cli.check import check
+from rotator.cli.errors import OneLineGroup
 from rotator.cli.history import history
 from rotator.cli.inventory import inventory
 from rotator.cli.service import SERVICE_COMMANDS
@@ -41,7 +42,7 @@ if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a comman
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rotator")
 def cli() -> None:
     """Keep Composio auth configs' credentials in step with Vault KV v2."""

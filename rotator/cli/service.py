@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from rotator.cli.shared import open_runtime, queue_rotations
-from rotator.errors import RotatorError
+from rotator.errors import ConfigError, RotatorError
 from rotator.logs import scrub
 from rotator.models import Outcome
 from rotator.trigger import Trigger, triggered_by
@@ -75,6 +75,8 @@ def health() -> None:
         with open_runtime() as rt:
             rt.state.ping()
             rt.vault.reachable()
+    except ConfigError:
+        raise  # a broken setting is exit 2 with one line (cli.errors), not "unhealthy"
     except RotatorError as exc:
         click.echo(f"unhealthy: {type(exc).__name__}: {scrub(str(exc))}")
         sys.exit(1)

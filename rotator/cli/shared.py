@@ -4,16 +4,17 @@ parallel and the queued rotate path. Below the commands; imports none of them.""
 from __future__ import annotations
 
 import contextvars
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
+import structlog
 
+from rotator.bindings import nanoid_problem
+from rotator.cli.errors import BadInput
 from rotator.config import load_settings
-from rotator.errors import ConfigError
 from rotator.logs import configure_logging
 from rotator.models import Outcome
 from rotator.states import Result
@@ -34,24 +35,17 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+log = structlog.get_logger("rotator.cli")
 
 
 @contextmanager
 def open_runtime() -> Iterator[Runtime]:
-    """Load settings (exit 2 listing every problem), configure logs, build clients."""
+    """Load settings, configure logs, build clients (errors: one line, see ``cli.errors``)."""
     from rotator.runtime import build_runtime
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        click.echo(f"rotator: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    settings = load_settings()  # a ConfigError ends the command in OneLineGroup: exit 2
     configure_logging(settings.log_level, settings.log_format)
-    try:
-        rt = build_runtime(settings)
-    except ConfigError as exc:
-        click.echo(f"rotator: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    rt = build_runtime(settings)
     try:
         yield rt
     finally:
@@ -62,10 +56,16 @@ def pick_ids(rt: Runtime, ids: Sequence[str], all_: bool) -> list[str]:
     if all_ == bool(ids):
         raise click.UsageError("give NANOID... or --all (not both)")
     if not all_:
+        bad = [p for p in map(nanoid_problem, ids) if p is not None]
+        if bad:
+            raise BadInput(f"NANOID {bad[0]}")
         return list(dict.fromkeys(ids))
     view = rt.catalog.view(fresh=True)
     for problem in view.problems:
-        click.echo(f"rotator: skipped: {plain(problem)}", err=True)
+        if rt.settings.log_format == "json":
+            log.warning("catalog.skipped", problem=problem)
+        else:
+            click.echo(f"rotator: skipped: {plain(problem)}", err=True)
     return view.ids()
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -71,14 +72,18 @@ class OpenBaoServer(ManagedServer):
     """An OpenBao dev server (in-memory, unsealed, KV v2 at ``secret/``) with a random root token.
 
     Dev mode keeps nothing on disk: ``stop()`` then ``start()`` (or ``restart()``) gives an empty
-    server with the same address and root token.
+    server with the same address and root token. With ``tls=True`` it serves HTTPS with a
+    certificate signed by a CA of its own (``-dev-tls``), written to ``ca_cert``.
     """
 
     name = "openbao"
     start_timeout = 30.0
 
-    def __init__(self, *, port: int | None = None, workdir: Path | None = None) -> None:
+    def __init__(
+        self, *, port: int | None = None, workdir: Path | None = None, tls: bool = False
+    ) -> None:
         super().__init__(port=port, workdir=workdir)
+        self.tls = tls
         self.root_token = Secret(f"root-{secrets.token_hex(12)}")
         self.binary = find_binary(
             "bao",
@@ -89,7 +94,12 @@ class OpenBaoServer(ManagedServer):
 
     @property
     def addr(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_cert(self) -> Path:
+        """The CA bundle that signed the dev server's certificate (``tls=True`` only)."""
+        return self.workdir / "tls" / "vault-ca.pem"
 
     def _pick_port(self) -> int:
         # Dev mode also listens on port + 1 for cluster traffic: both must be free.
@@ -107,12 +117,16 @@ class OpenBaoServer(ManagedServer):
         return env
 
     def _argv(self, port: int, workdir: Path) -> list[str]:
+        tls = ["-dev-tls", f"-dev-tls-cert-dir={workdir / 'tls'}"] if self.tls else []
+        if self.tls:
+            (workdir / "tls").mkdir(exist_ok=True)
         return [
             self.binary,
             "server",
             "-dev",
             f"-dev-listen-address=127.0.0.1:{port}",
             "-dev-no-store-token",
+            *tls,
         ]
 
     def _ready(self, port: int) -> bool:
@@ -135,14 +149,22 @@ class OpenBaoServer(ManagedServer):
         self, method: str, path: str, port: int, body: dict[str, object] | None
     ) -> dict[str, object] | None:
         """One JSON call with the root token; None on any failure (this is only a probe)."""
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{port}{path}",
+        req = urllib.request.Request(  # noqa: S310  (http or https, to 127.0.0.1 only)
+            f"{'https' if self.tls else 'http'}://127.0.0.1:{port}{path}",
             method=method,
             data=None if body is None else json.dumps(body).encode(),
             headers={"X-Vault-Token": self.root_token.reveal(), "Content-Type": "application/json"},
         )
+        opener = self._opener
+        if self.tls:
+            if not self.ca_cert.exists():
+                return None
+            ctx = ssl.create_default_context(cafile=str(self.ca_cert))
+            opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ctx)
+            )
         try:
-            with self._opener.open(req, timeout=2.0) as resp:
+            with opener.open(req, timeout=2.0) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
             exc.close()
