@@ -17,11 +17,14 @@ import structlog
 from celery import Task
 
 from rotator.app import ROTATE_TASK, SWEEP_TASK, app, settings
+from rotator.errors import StateUnavailable
 from rotator.runtime import Runtime, build_runtime, queue_ttl
 from rotator.states import Result
 from rotator.sweep import sweep as run_sweep
 
 __all__ = ["rotate", "runtime", "sweep"]
+
+log = structlog.get_logger("rotator.tasks")
 
 _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
@@ -59,4 +62,8 @@ def sweep() -> dict[str, Any]:
     def enqueue(nanoid: str, force: bool) -> None:
         rotate.apply_async(args=[nanoid], kwargs={"force": force})
 
-    return asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings)))
+    try:
+        return asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings)))
+    except StateUnavailable as exc:  # an outage or a failover: the next sweep tries again
+        log.warning("sweep.redis_unavailable", error=str(exc))
+        return {"skipped": "redis_unavailable"}

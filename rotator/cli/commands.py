@@ -8,7 +8,7 @@ from collections.abc import Callable
 import click
 
 from rotator.catalog import ambiguous_error
-from rotator.cli.service import SERVICE_COMMANDS
+from rotator.cli.service import SERVICE_COMMANDS, redis_primary
 from rotator.cli.shared import (
     EXIT_FAILED,
     EXIT_OK,
@@ -159,7 +159,7 @@ def check() -> None:
     with open_runtime() as rt:
         probes: list[tuple[str, Callable[[], object]]] = [
             ("vault", rt.vault.check),
-            ("redis", rt.state.ping),
+            ("redis", lambda: redis_primary(rt)),
             ("composio", lambda: _composio_ok(rt)),
             ("bindings", lambda: f"{len(rt.catalog.view(fresh=True).bindings)} auth configs"),
         ]
