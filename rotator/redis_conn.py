@@ -192,7 +192,6 @@ def celery_redis_config(s: RedisSettings, transport: dict[str, Any]) -> dict[str
     url = _kombu_url(t, "sentinel")
     return {
         "broker_url": url,
-        "broker_transport": TRANSPORT,
         "result_backend": url,
         "broker_transport_options": {**transport, **group},
         "result_backend_transport_options": {**transport, **group},
@@ -207,6 +206,12 @@ def celery_redis_config(s: RedisSettings, transport: dict[str, Any]) -> dict[str
             **_credentials(t),
         },
     }
+
+
+# Delivery tags a closing channel could not put back (Redis was down): the next live channel of
+# this process puts them back on its first restore sweep (every ``unacked_restore_interval``).
+_ORPHANS: set[str] = set()
+_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError)
 
 
 class _QoS(kombu_redis.QoS):
@@ -229,6 +234,22 @@ class _QoS(kombu_redis.QoS):
         except BaseException:
             VirtualQoS.ack(self, delivery_tag)  # type: ignore[no-untyped-call]
             raise
+
+    def restore_unacked(self, client: Any = None) -> None:
+        """On a consumer's reconnect kombu puts the old channel's unacked messages back, which
+        fails while the primary is down: they then waited out the visibility timeout (an hour).
+        Their tags are kept, and put back by the next channel once Redis answers."""
+        try:
+            super().restore_unacked(client)  # type: ignore[no-untyped-call]
+        except _DOWN:
+            _ORPHANS.update(self._delivered)
+            self._delivered.clear()
+
+    def restore_visible(self, *args: Any, **kwargs: Any) -> Any:
+        for tag in list(_ORPHANS):
+            self.restore_by_tag(tag)  # type: ignore[no-untyped-call]
+            _ORPHANS.discard(tag)
+        return super().restore_visible(*args, **kwargs)  # type: ignore[no-untyped-call]
 
 
 class SentinelChannel(kombu_redis.SentinelChannel):
