@@ -105,6 +105,16 @@ def celery_config(s: Settings) -> dict[str, Any]:
         "broker_connection_retry": True,
         "broker_connection_max_retries": None,
         "broker_channel_error_retry": True,
+        # A publish during a failover (a task's retry, the sweep's rotations) waits for the new
+        # primary, about 60 s (0, 1, then 2 s apart), instead of failing after Celery's 0.6 s: a
+        # failed retry publish lost the rotation until the visibility timeout (an hour).
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 30,
+            "interval_start": 0,
+            "interval_step": 1,
+            "interval_max": 2,
+        },
         "result_expires": 24 * 3600,
         "task_default_queue": QUEUE,
         "worker_pool": "threads",

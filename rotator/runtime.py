@@ -111,7 +111,8 @@ def build_runtime(settings: Settings) -> Runtime:
             hint="raise ROTATOR_LOCK_TTL or lower the timeouts: a lock that expires during a "
             "slow rotation lets another worker rotate the same auth config at the same time",
         )
-    for secret in (settings.vault_token, settings.vault_secret_id, settings.composio_api_key):
+    secrets = (settings.vault_token, settings.vault_secret_id, settings.composio_api_key)
+    for secret in (*secrets, settings.redis_sentinel_password):
         if secret is not None:
             SECRETS.register(secret.reveal())
     vault = VaultClient(settings, on_secret=SECRETS.register)

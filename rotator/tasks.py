@@ -21,7 +21,7 @@ from celery.signals import worker_shutting_down
 from rotator.app import ROTATE_TASK, SWEEP_TASK, app, settings
 from rotator.bindings import is_nanoid, nanoid_problem, shown
 from rotator.circuit import WAIT_REASON
-from rotator.errors import PermanentError
+from rotator.errors import PermanentError, StateUnavailable
 from rotator.outcomes import audit_entry, error_outcome, log_fields
 from rotator.runtime import Runtime, build_runtime, queue_ttl
 from rotator.state_lock import best_effort
@@ -32,6 +32,8 @@ from rotator.trigger import Trigger, parse_trigger, triggered_by
 __all__ = ["parse_rotate_args", "rotate", "runtime", "sweep"]
 
 log = structlog.get_logger("rotator.rotation")
+log = structlog.get_logger("rotator.tasks")
+
 _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
 
@@ -123,4 +125,8 @@ def sweep() -> dict[str, Any]:
         trigger = Trigger.RESYNC if force else Trigger.SWEEP  # the sweep forces only a resync
         rotate.apply_async(args=[nanoid], kwargs={"force": force, "trigger": trigger.value})
 
-    return asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings)))
+    try:
+        return asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings)))
+    except StateUnavailable as exc:  # an outage or a failover: the next sweep tries again
+        log.warning("sweep.redis_unavailable", error=str(exc))
+        return {"skipped": "redis_unavailable"}

@@ -14,11 +14,13 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+import redis
 
 from rotator.emulator import Emulator, Fault
-from rotator.redis_conn import current_primary
+from rotator.redis_conn import _QoS, current_primary
 from tests.faults_support import (
     Workers,
     build_stack,
@@ -32,7 +34,7 @@ from tests.faults_support import (
     wait_for,
 )
 from tests.helpers import Stack
-from tests.procs import wait_until
+from tests.procs import assert_cli_ok, run_cli, wait_until
 from tests.sentinel_support import SentinelGroup
 
 CONFIGS = 300
@@ -63,11 +65,11 @@ def shipped_defaults(stack: Stack) -> dict[str, str]:
 
 
 @pytest.mark.xfail(
-    strict=True,
-    reason="known open defect: after the primary is SIGKILLed the worker's kombu consumer "
-    "stalls (idle in epoll, no reconnect logged; acks that failed during the failover keep "
-    "their prefetch slots) and rotations stop until the worker restarts. Beat survives "
-    "(test below). Remove this mark when the worker follows the failover.",
+    strict=False,
+    reason="known open defect, narrowed: the worker now reconnects and goes on consuming after "
+    "the primary is SIGKILLed, but 1-2 of 300 rotations whose message or retry was written "
+    "around the kill stay unpushed past 60 s (async replication loses it; the sweep's dedupe "
+    "key holds it off for 65 min, issue 11 item 2). Not strict: on a quiet machine it can pass.",
 )
 @pytest.mark.timeout(150)
 def test_primary_sigkilled_mid_run_worker_and_beat_follow_the_failover_and_all_converge(
@@ -146,3 +148,51 @@ def test_beat_outlives_the_primary_sigkilled_and_keeps_sending_the_sweep(
     wait_until("sweeps sent after the failover", lambda: sweeps_sent(procs.output()) >= after + 3)
     assert beat.poll() is None, "beat exited"
     assert "beat.redis_unavailable" in procs.output()
+
+
+@pytest.mark.timeout(90)
+def test_check_and_health_name_the_current_primary_before_and_after_a_failover(
+    sentinel_stack: Stack, sentinel_group: SentinelGroup
+) -> None:
+    """`check` and `health` name the primary the sentinels report, with the master's name, and
+    the promoted replica once the primary is SIGKILLed."""
+    env = sentinel_stack.env
+    first = f"primary 127.0.0.1:{sentinel_group.primary.port} (sentinel master rotmaster)"
+    res = run_cli(env, "health")
+    assert_cli_ok(res)
+    assert f"healthy (redis {first})" in res.stdout
+    res = run_cli(env, "check")
+    assert_cli_ok(res)
+    assert f"ok    redis     {first}" in res.stdout
+    assert sentinel_group.primary.pid is not None and sentinel_group.replica is not None
+    os.killpg(sentinel_group.primary.pid, signal.SIGKILL)
+    sentinel_group.wait_failover()
+    res = run_cli(env, "health")
+    assert_cli_ok(res)
+    assert f"primary 127.0.0.1:{sentinel_group.replica.port} (sentinel" in res.stdout
+
+
+class _DeadChannel:
+    """What the QoS asks of its channel on ack: a Redis client, here a dead one."""
+
+    do_restore = False  # nothing to restore when the QoS is collected
+
+    @contextmanager
+    def conn_or_acquire(self, client: object = None) -> Iterator[object]:
+        raise redis.ConnectionError("the primary is gone")
+        yield
+
+
+@pytest.mark.parametrize("settle", ["ack", "reject"])
+def test_an_ack_or_reject_lost_to_a_dead_connection_still_gives_its_prefetch_slot_back(
+    settle: str,
+) -> None:
+    """kombu's Redis QoS kept the slot of an ack that failed; with every slot held so, the
+    worker never read its BRPOP socket again and idled after a failover. The error still
+    reaches the caller (Celery logs "Couldn't ack"); the slot is free again."""
+    qos = _QoS(_DeadChannel(), prefetch_count=1)  # type: ignore[no-untyped-call]
+    qos._quick_append("tag-1", object())
+    assert not qos.can_consume()  # type: ignore[no-untyped-call]
+    with pytest.raises(redis.ConnectionError):
+        getattr(qos, settle)("tag-1")
+    assert qos.can_consume()  # type: ignore[no-untyped-call]

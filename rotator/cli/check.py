@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from rotator.cli.service import redis_primary
 from rotator.cli.shared import EXIT_FAILED, EXIT_OK, open_runtime
 from rotator.errors import RotatorError
 from rotator.runtime import Runtime
@@ -53,6 +54,7 @@ def _probes(rt: Runtime) -> list[tuple[str, Callable[[], list[CheckLine]]]]:
     return [
         ("vault", lambda: vault_lines(rt.vault.check(), allow_plaintext=s.allow_plaintext_vault)),
         ("redis", lambda: redis_lines(rt.state.server_info())),
+        ("redis", lambda: [CheckLine("redis", Level.OK, redis_primary(rt))]),
         (
             "fingerprint",
             lambda: [

@@ -7,18 +7,20 @@ import time
 from typing import TYPE_CHECKING
 
 import click
+import redis
 
 from rotator.cli.shared import open_runtime, queue_rotations
-from rotator.errors import ConfigError, RotatorError
+from rotator.errors import ConfigError, RotatorError, StateUnavailable
 from rotator.logs import scrub
 from rotator.models import Outcome
+from rotator.redis_conn import current_primary
 from rotator.trigger import Trigger, triggered_by
 from rotator.untrusted import plain
 
 if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
     from rotator.runtime import Runtime
 
-__all__ = ["SERVICE_COMMANDS"]
+__all__ = ["SERVICE_COMMANDS", "redis_primary"]
 
 _PASS = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 
@@ -68,19 +70,29 @@ def resume(nanoid: str | None) -> None:
     click.echo(f"resumed {nanoid or 'all auth configs'}")
 
 
+def redis_primary(rt: Runtime) -> str:
+    """The Redis probe of ``check`` and ``health``: a ping, then where writes go now (for a
+    Sentinel group, the primary the sentinels name)."""
+    try:
+        rt.state.ping()
+        return f"primary {current_primary(rt.settings)}"
+    except redis.RedisError as exc:
+        raise StateUnavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
+
+
 @click.command()
 def health() -> None:
     """Liveness for containers: Redis and Vault reachable (no Composio call). Exit 0 or 1."""
     try:
         with open_runtime() as rt:
-            rt.state.ping()
+            primary = redis_primary(rt)
             rt.vault.reachable()
     except ConfigError:
         raise  # a broken setting is exit 2 with one line (cli.errors), not "unhealthy"
     except RotatorError as exc:
         click.echo(f"unhealthy: {type(exc).__name__}: {scrub(str(exc))}")
         sys.exit(1)
-    click.echo("healthy")
+    click.echo(f"healthy (redis {primary})")
 
 
 @click.group()
