@@ -46,8 +46,7 @@ def test_the_visibility_timeout_is_set_in_all_three_places(visibility: str) -> N
     env = {
         **ENV,
         "ROTATOR_VISIBILITY_TIMEOUT": visibility,
-        "ROTATOR_RETRY_MAX_DELAY": "2",
-        "ROTATOR_LOCK_TTL": "5",
+        "ROTATOR_QUEUE_TTL": visibility,
     }
     conf = celery_config(load_settings(env))
     wanted = int(visibility)
@@ -62,7 +61,7 @@ def test_unacked_messages_are_scanned_for_well_within_the_visibility_timeout(
 ) -> None:
     """kombu restores a dead worker's messages only when it scans (default every 100 s): the
     scan runs at most every quarter of the visibility timeout, and at most every 10 s."""
-    env = {"ROTATOR_RETRY_MAX_DELAY": "2", "ROTATOR_LOCK_TTL": "5"}
+    env = {"ROTATOR_QUEUE_TTL": str(visibility)}
     s = load_settings({**ENV, **env, "ROTATOR_VISIBILITY_TIMEOUT": str(visibility)})
     options = celery_config(s)["broker_transport_options"]
     every = options["unacked_restore_interval"] * options["unacked_restore_throttle"]
@@ -70,29 +69,28 @@ def test_unacked_messages_are_scanned_for_well_within_the_visibility_timeout(
 
 
 @pytest.mark.parametrize(
-    ("max_delay", "lock_ttl", "visibility", "ok"),
+    ("max_delay", "queue_ttl", "visibility", "ok"),
     [
-        ("300", "300", "3600", True),  # the defaults
-        ("2", "5", "12", True),  # the test settings: 2 x 2 + 5 < 12
-        ("2", "8", "12", False),  # 2 x 2 + 8 == 12: not strictly below
-        ("1000", "300", "2000", False),
+        ("300", "270", "30", True),  # the defaults: a countdown may outlast the visibility timeout
+        ("3000", "30", "30", True),  # a held countdown is renewed, so no cap rule applies
+        ("300", "29", "30", False),  # the dedupe key would expire before the broker restores
     ],
 )
-def test_settings_refuse_a_countdown_cap_that_reaches_the_visibility_timeout(
-    max_delay: str, lock_ttl: str, visibility: str, ok: bool
+def test_settings_refuse_a_dedupe_key_shorter_than_the_visibility_timeout(
+    max_delay: str, queue_ttl: str, visibility: str, ok: bool
 ) -> None:
-    """2 x ROTATOR_RETRY_MAX_DELAY + ROTATOR_LOCK_TTL must stay below the visibility timeout, or
-    the broker redelivers a countdown task while it still waits."""
+    """Live workers renew held messages, so countdowns need not stay below the visibility
+    timeout; the sweep's dedupe key must outlive it, or a dead worker's rotation is queued twice."""
     env = {
         **ENV,
         "ROTATOR_RETRY_MAX_DELAY": max_delay,
-        "ROTATOR_LOCK_TTL": lock_ttl,
+        "ROTATOR_QUEUE_TTL": queue_ttl,
         "ROTATOR_VISIBILITY_TIMEOUT": visibility,
     }
     if ok:
         load_settings(env)
         return
-    with pytest.raises(ConfigError, match="ROTATOR_VISIBILITY_TIMEOUT must exceed"):
+    with pytest.raises(ConfigError, match="ROTATOR_QUEUE_TTL must be at least"):
         load_settings(env)
 
 
