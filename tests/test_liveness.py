@@ -222,3 +222,30 @@ def test_a_vanished_message_is_queued_again_by_the_sweep_within_5_minutes_with_d
             assert at - queued_at[nanoid] == 300, f"{nanoid} queued again {at} s after"
             queued_at[nanoid] = float(at)
     assert sorted(sent) == sorted(ids * 3)  # at 0, 300 and 600 s: one per config per 5 min
+
+
+@pytest.mark.timeout(180)
+def test_a_live_worker_s_countdown_longer_than_the_visibility_timeout_is_never_redelivered(
+    stack: Stack, workers: Workers
+) -> None:
+    """A 503 with Retry-After: 45 puts each rotation in a countdown longer than the default
+    30 s visibility timeout (+ the 7 s restore scan). The live worker renews what it holds, so
+    kombu never restores it: each task id is received exactly twice (the first delivery and the
+    retry), and each config gets exactly two PATCHes (kombu#337's redelivery loop is gone)."""
+    ids = ["ac_e01", "ac_e02"]
+    seed(stack, ids)
+    for nanoid in ids:
+        stack.emu.inject(Fault(status=503, retry_after="45"), nanoid=nanoid)
+    env = default_env(stack)
+    procs = workers.group(env)
+    procs.worker("w1", CONCURRENCY)
+    res = run_cli(env, "rotate", *ids)
+    assert_cli_ok(res)
+    queued = task_ids(res.stdout + res.stderr)
+    why = lambda: explain(stack, ids, procs)  # noqa: E731
+    wait_for("every task id finished", lambda: _all_succeeded(procs, queued.values()), 90, why)
+    text = procs.output()
+    for task_id in queued.values():
+        assert text.count(f"rotator.rotate[{task_id}] received") == 2
+    assert patch_counts(stack.emu) == dict.fromkeys(ids, 2)
+    procs.assert_clean()
