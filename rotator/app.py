@@ -18,6 +18,7 @@ from celery import Celery, signals
 
 from rotator.config import Settings, load_settings
 from rotator.errors import ConfigError
+from rotator.liveness import liveness_step
 from rotator.logs import configure_logging
 from rotator.redis_conn import SOCKETS, celery_redis_config, verify_master
 
@@ -75,10 +76,13 @@ def celery_config(s: Settings) -> dict[str, Any]:
     redis_opts = {
         "visibility_timeout": int(s.visibility_timeout),
         **SOCKETS,
-        # A SIGKILLed worker's unacked messages come back after the visibility timeout, but only
-        # when a worker scans for them: every interval * throttle seconds (kombu: 10 * 10 = 100).
+        # Live workers renew what they hold (rotator.liveness), so a SIGKILLed worker's unacked
+        # messages come back one visibility timeout after its last renewal, at the next scan:
+        # every interval * throttle seconds (kombu: 10 * 10 = 100; here 7 s by default).
         "unacked_restore_interval": max(1, min(10, int(s.visibility_timeout / 4))),
         "unacked_restore_throttle": 1,
+        # A worker killed inside the restore scan holds kombu's mutex: 300 s by default.
+        "unacked_mutex_expire": max(5, int(s.visibility_timeout / 2)),
     }
     return {
         **celery_redis_config(s, redis_opts),
@@ -143,6 +147,9 @@ def _configure(sender: Celery, **_: Any) -> None:
     except Exception as exc:  # fail closed on anything unforeseen
         _exit_config(ConfigError(f"cannot configure Celery ({type(exc).__name__})"))
     sender.conf.update(config)
+
+
+app.steps["consumer"].add(liveness_step(settings))
 
 
 @signals.setup_logging.connect

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import json
 import random
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
-from typing import Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -37,9 +35,12 @@ from rotator.composio_parse import (
     transport_failure,
 )
 from rotator.composio_request import (
+    Limiter,
     check_base_url,
     config_path,
     key_header,
+    ssl_cause,
+    tls_error,
     user_agent,
     verify_context,
 )
@@ -53,26 +54,6 @@ __all__ = ["ComposioClient", "KeyProvider", "Limiter", "PatchResult", "parse_res
 
 KeyProvider = Callable[[bool], Secret]
 """``provider(refresh)`` returns the API key; ``refresh=True`` re-reads it from Vault."""
-
-
-def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
-    """The ``ssl.SSLError`` under an httpx transport error (httpx wraps httpcore wraps ssl)."""
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None or isinstance(seen, ssl.SSLError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-class Limiter(Protocol):
-    """A request budget shared with other clients (``rotator.ratelimit.RateLimiter``)."""
-
-    def acquire(self) -> float:
-        """0.0: send now; else seconds to wait before asking again."""
-
-    def observe(self, info: ResponseInfo) -> None:
-        """Learn from one answer (rate-limit headers, 429s)."""
 
 
 log = structlog.get_logger("rotator.composio")
@@ -281,13 +262,6 @@ class ComposioClient:
             self._sleep(wait)
             waited += wait
 
-    def _tls_error(self, exc: ssl.SSLError) -> PermanentError:
-        url = self._client.base_url
-        why = "certificate not trusted" if "CERTIFICATE_VERIFY" in str(exc) else "handshake failed"
-        fix = "set ROTATOR_COMPOSIO_CACERT to the CA bundle that signed Composio's certificate"
-        where = f"{url.scheme}://{url.host}:{url.port or 443}"
-        return PermanentError(f"TLS to Composio at {where} failed: {why}; {fix}", suggested_fix=fix)
-
     def _send(self, method: str, path: str, key: Secret, content: bytes | None) -> _Answer:
         """One exchange; reads at most 64 KiB of a body (4 MiB for a GET)."""
         headers = {"x-api-key": key_header(key)}
@@ -298,9 +272,9 @@ class ComposioClient:
         try:
             response = self._client.send(request, stream=True)
         except httpx.TransportError as exc:
-            tls = _ssl_cause(exc)
+            tls = ssl_cause(exc)
             if tls is not None:  # no retry makes a CA trusted
-                raise self._tls_error(tls) from exc
+                raise tls_error(self._client.base_url, tls) from exc
             return transport_failure(exc), None, b""
         limit = _GET_LIMIT if method == "GET" else BODY_LIMIT
         try:

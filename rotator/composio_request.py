@@ -7,12 +7,24 @@ import ipaddress
 import re
 import ssl
 from importlib.metadata import PackageNotFoundError, version
+from typing import Protocol
 from urllib.parse import urlparse
 
-from rotator.errors import ConfigError, SecretFormatError
-from rotator.models import Secret
+import httpx
 
-__all__ = ["check_base_url", "config_path", "key_header", "user_agent", "verify_context"]
+from rotator.errors import ConfigError, PermanentError, SecretFormatError
+from rotator.models import ResponseInfo, Secret
+
+__all__ = [
+    "Limiter",
+    "check_base_url",
+    "config_path",
+    "key_header",
+    "ssl_cause",
+    "tls_error",
+    "user_agent",
+    "verify_context",
+]
 
 _NANOID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
@@ -71,3 +83,31 @@ def key_header(key: Secret) -> str:
             "the Composio API key is empty or holds characters an HTTP header cannot carry"
         )
     return value
+
+
+def ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The ``ssl.SSLError`` under an httpx transport error (httpx wraps httpcore wraps ssl)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None or isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+class Limiter(Protocol):
+    """A request budget shared with other clients (``rotator.ratelimit.RateLimiter``)."""
+
+    def acquire(self) -> float:
+        """0.0: send now; else seconds to wait before asking again."""
+
+    def observe(self, info: ResponseInfo) -> None:
+        """Learn from one answer (rate-limit headers, 429s)."""
+
+
+def tls_error(url: httpx.URL, exc: ssl.SSLError) -> PermanentError:
+    """A TLS failure to Composio is permanent and names the setting that fixes it."""
+    why = "certificate not trusted" if "CERTIFICATE_VERIFY" in str(exc) else "handshake failed"
+    fix = "set ROTATOR_COMPOSIO_CACERT to the CA bundle that signed Composio's certificate"
+    where = f"{url.scheme}://{url.host}:{url.port or 443}"
+    return PermanentError(f"TLS to Composio at {where} failed: {why}; {fix}", suggested_fix=fix)

@@ -90,11 +90,11 @@ _RULES: tuple[Rule, ...] = (
             "ROTATOR_REDIS_URL",
         )
     ),
-    _rule("ROTATOR_VISIBILITY_TIMEOUT", "ROTATOR_RETRY_MAX_DELAY", "ROTATOR_LOCK_TTL")(
+    _rule("ROTATOR_QUEUE_TTL", "ROTATOR_VISIBILITY_TIMEOUT")(
         lambda s: _when(
-            not s.visibility_timeout > 2 * s.retry_max_delay + s.lock_ttl,
-            "ROTATOR_VISIBILITY_TIMEOUT must exceed twice ROTATOR_RETRY_MAX_DELAY plus "
-            "ROTATOR_LOCK_TTL, or the Redis broker redelivers countdown tasks over and over",
+            s.queue_ttl < s.visibility_timeout,
+            "ROTATOR_QUEUE_TTL must be at least ROTATOR_VISIBILITY_TIMEOUT, or the sweep queues "
+            "a second copy of a dead worker's rotation before the broker restores the first",
         )
     ),
     _rule("ROTATOR_RATE_LIMIT", "ROTATOR_RATE_LIMIT_BURST")(

@@ -7,12 +7,10 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import structlog
-
 from rotator.breaker import Breaker
 from rotator.catalog import Catalog
 from rotator.composio import ComposioClient
-from rotator.config import Settings, load_fingerprint_key, longest_rotation
+from rotator.config import Settings, load_fingerprint_key
 from rotator.errors import RotatorError
 from rotator.logs import SECRETS, scrub
 from rotator.models import Binding, Secret
@@ -96,21 +94,12 @@ class Runtime:
 
 
 def queue_ttl(settings: Settings) -> float:
-    """How long a dedupe key lives: past any redelivery, so a lost message is queued again."""
-    return settings.visibility_timeout + settings.lock_ttl
+    """How long a dedupe key lives past the last renewal by a worker holding the rotation."""
+    return settings.queue_ttl
 
 
 def build_runtime(settings: Settings) -> Runtime:
     """Everything the CLI and the worker need, built from validated settings."""
-    longest = longest_rotation(settings)
-    if settings.lock_ttl < longest:
-        structlog.get_logger("rotator.config").warning(
-            "config.lock_ttl_short",
-            lock_ttl=settings.lock_ttl,
-            longest_rotation_s=longest,
-            hint="raise ROTATOR_LOCK_TTL or lower the timeouts: a lock that expires during a "
-            "slow rotation lets another worker rotate the same auth config at the same time",
-        )
     secrets = (settings.vault_token, settings.vault_secret_id, settings.composio_api_key)
     for secret in (*secrets, settings.redis_sentinel_password):
         if secret is not None:

@@ -63,9 +63,7 @@ class RotationService:
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        """``queue_ttl``: how long a dedupe key lives past the requeue countdown (visibility
-        timeout + lock TTL, so a lost message is queued again); ``max_retries``: requeues before
-        a transient failure is given up into the dead letter."""
+        """``queue_ttl``: a dedupe key's life past the countdown; ``max_retries``: requeues."""
         self.vault = vault
         self.composio = composio
         self.state = state
@@ -149,12 +147,8 @@ class RotationService:
 
     def _paused(self, nanoid: str, call: _Call) -> Outcome:
         """A paused, non-forced rotation: nothing read, nothing pushed; logged and audited."""
-        outcome = Outcome(
-            auth_config_id=nanoid,
-            result=Result.SKIPPED,
-            reason="paused",
-            duration_ms=since_ms(call.started),
-        )
+        started = call.started
+        outcome = Outcome(nanoid, Result.SKIPPED, "paused", duration_ms=since_ms(started))
         best_effort(lambda: self.state.audit({**audit_entry(outcome), "at": self._clock()}))
         log.info("rotation.skipped", **log_fields(outcome))
         return outcome

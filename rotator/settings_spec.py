@@ -156,10 +156,9 @@ class Settings:
         "environment; created 0600 if absent; a file others may read logs "
         "`config.fingerprint_key_readable`", shown="$XDG_STATE_HOME/rotator/fingerprint.key")
     lock_ttl: float = setting(
-        "ROTATOR_LOCK_TTL", Number(0, 86400, above=True, unit=" s"), 300.0, "seconds a "
-        "per-auth-config lock lives; renewed before the PATCH; should exceed the longest "
-        "rotation the timeouts allow (attempts x (connect + timeout + 2 x in-call max wait) + "
-        "3 x Vault timeout = 165 s by default), else `config.lock_ttl_short` is logged at start")
+        "ROTATOR_LOCK_TTL", Number(0, 86400, above=True, unit=" s"), 30.0, "seconds a "
+        "per-auth-config lock outlives its holder: the holding process renews it every "
+        "TTL / 3 while it lives, so a SIGKILLed holder's lock is gone within this")
     retry_in_call_attempts: int = setting(
         "ROTATOR_RETRY_IN_CALL_ATTEMPTS", Whole(1, 20), 3, "attempts inside one call, for blips")
     retry_in_call_max_wait: float = setting(
@@ -177,8 +176,13 @@ class Settings:
     task_max_retries: int = setting(
         "ROTATOR_TASK_MAX_RETRIES", Whole(0, 1000), 10, "Celery retries before the dead letter")
     visibility_timeout: float = setting(
-        "ROTATOR_VISIBILITY_TIMEOUT", Number(1, 604800, unit=" s"), 3600.0, "Redis broker "
-        "visibility timeout; must exceed 2 x `ROTATOR_RETRY_MAX_DELAY` + `ROTATOR_LOCK_TTL`")
+        "ROTATOR_VISIBILITY_TIMEOUT", Number(6, 604800, unit=" s"), 30.0, "Redis broker "
+        "visibility timeout, a liveness timeout: live workers renew what they hold every "
+        "timeout / 6, so a dead worker's messages come back this long after its last renewal")
+    queue_ttl: float = setting(
+        "ROTATOR_QUEUE_TTL", Number(10, 86400, unit=" s"), 270.0, "seconds the sweep's "
+        "dedupe key outlives a worker holding the rotation (renewed while one does): a lost "
+        "message is queued again by the first sweep after it; at least the visibility timeout")
     sweep_interval: float = setting(
         "ROTATOR_SWEEP_INTERVAL", Number(1, 86400, unit=" s"), 60.0, "seconds between sweeps")
     resync_interval: float = setting(

@@ -105,7 +105,7 @@ class StateStore:
             pipe.eval(RELEASE_LUA, 1, release.key, release.token)
         pipe.execute()
         if release is not None:
-            release.released = True
+            release.released_by_pipeline()
 
     @translated
     def forget(self, nanoid: str) -> None:
@@ -184,11 +184,15 @@ class StateStore:
     def lock(self, nanoid: str, *, ttl: float, wait: float = 0.0) -> HeldLock:
         """Acquire the per-auth-config lock (random token, TTL, Lua-checked release) or raise."""
         lock: Lock = self.redis.lock(
-            Keys.lock(nanoid), timeout=ttl, blocking=wait > 0, blocking_timeout=wait or None
+            Keys.lock(nanoid),
+            timeout=ttl,
+            blocking=wait > 0,
+            blocking_timeout=wait or None,
+            thread_local=False,  # renewed from the keeper thread while this process holds it
         )
         if not lock.acquire():
             raise LockBusy(f"{nanoid}: another rotation holds the lock", earliest=min(ttl, 5.0))
-        return HeldLock(lock, nanoid)
+        return HeldLock(lock, nanoid, ttl=ttl)
 
     # operator switches and sweep bookkeeping
     @translated
@@ -229,6 +233,16 @@ class StateStore:
     @translated
     def extend_queue(self, nanoid: str, *, ttl: float) -> None:
         self.redis.set(Keys.queued(nanoid), "1", px=int(ttl * 1000))
+
+    @translated
+    def renew_queued(self, nanoids: list[str], *, ttl: float) -> None:
+        """Renew the dedupe keys of rotations a live worker holds; a released key stays gone."""
+        if not nanoids:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for nanoid in nanoids:
+            pipe.set(Keys.queued(nanoid), "1", xx=True, px=int(ttl * 1000))
+        pipe.execute()
 
     @translated
     def release_queue(self, nanoid: str) -> None:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
@@ -16,7 +18,7 @@ from redis.lock import Lock
 from rotator.errors import LockBusy, StateUnavailable
 from rotator.models import AppliedState
 
-__all__ = ["RELEASE_LUA", "Begun", "HeldLock", "best_effort", "translated"]
+__all__ = ["KEEPER", "RELEASE_LUA", "Begun", "HeldLock", "LockKeeper", "best_effort", "translated"]
 
 # redis-py's own release script: delete the key only while it still holds our token.
 RELEASE_LUA = (
@@ -53,12 +55,61 @@ def best_effort(write: Callable[[], object]) -> None:
         log.warning("state.write_failed", error=str(exc))
 
 
-class HeldLock:
-    """A lock this process holds; its errors are translated like every Redis error."""
+class LockKeeper:
+    """Renews every lock this process holds at a third of its TTL, from one daemon thread, so
+    a lock lives as long as its holder: a SIGKILLed holder's lock expires one TTL later (30 s
+    with the defaults) instead of holding its redelivered rotation back."""
 
-    def __init__(self, lock: Lock, nanoid: str) -> None:
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[Lock, float, float]] = {}  # id -> (lock, ttl, next renewal)
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, lock: Lock, ttl: float) -> None:
+        with self._guard:
+            self._held[id(lock)] = (lock, ttl, time.monotonic() + ttl / 3)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="rotator-locks", daemon=True)
+                self._thread.start()
+
+    def drop(self, lock: Lock) -> None:
+        with self._guard:
+            self._held.pop(id(lock), None)
+
+    def renew_due(self, now: float) -> None:
+        """Renew the locks whose renewal is due; a lock lost meanwhile is dropped (the renewal
+        before the PATCH then reports it as ``LockBusy``)."""
+        with self._guard:
+            due = [(k, lock, ttl) for k, (lock, ttl, at) in self._held.items() if at <= now]
+        for key, lock, ttl in due:
+            try:
+                lock.reacquire()
+            except LockError:
+                self.drop(lock)
+                continue
+            except redis.RedisError:
+                continue  # Redis away: try again at the next tick
+            with self._guard:
+                if key in self._held:
+                    self._held[key] = (lock, ttl, now + ttl / 3)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(0.5)
+            self.renew_due(time.monotonic())
+
+
+KEEPER = LockKeeper()
+
+
+class HeldLock:
+    """A lock this process holds, renewed by ``KEEPER`` until released; its errors are
+    translated like every Redis error."""
+
+    def __init__(self, lock: Lock, nanoid: str, *, ttl: float) -> None:
         self._lock = lock
         self._nanoid = nanoid
+        KEEPER.hold(lock, ttl)
         self.released = False
 
     @classmethod
@@ -68,7 +119,7 @@ class HeldLock:
         """A lock already taken with ``SET key token NX PX`` (in a pipeline with other reads)."""
         lock = Lock(client, key, timeout=ttl)
         lock.local.token = token.encode()
-        return cls(lock, nanoid)
+        return cls(lock, nanoid, ttl=ttl)
 
     @property
     def key(self) -> str:
@@ -87,10 +138,16 @@ class HeldLock:
         except redis.RedisError as exc:
             raise StateUnavailable(f"Redis state store: {type(exc).__name__}") from exc
 
+    def released_by_pipeline(self) -> None:
+        """The lock was released with other writes in one round trip: stop renewing it."""
+        self.released = True
+        KEEPER.drop(self._lock)
+
     def release(self) -> None:
         """Release if still ours (a lock that expired is simply gone); once."""
         if self.released:
             return
+        KEEPER.drop(self._lock)
         try:
             self._lock.release()
         except LockError:

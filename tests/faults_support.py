@@ -179,10 +179,10 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 def celery_settings(stack: Stack, **overrides: str) -> dict[str, str]:
     """The stack's settings, the short worker settings of tests.procs, then ``overrides``.
 
-    The fault tests' overrides shrink further (visibility 8 s, lock TTL 3 s, max delay 2 s):
-    still 2 x 2 + 3 < 8, the rule config enforces, so no countdown task is redelivered while it
-    waits; the 3 s lock covers a loopback rotation (<= 0.2 s delay, 1 s timeout where hangs are
-    injected); they exist so a SIGKILLed worker's tasks come back within a test's deadline."""
+    Some fault tests shrink further (visibility 8 s, lock TTL 3 s, max delay 2 s): live workers
+    renew what they hold (messages every 8 / 6 s, locks every 1 s), so nothing a live worker
+    holds is redelivered; they exist so a SIGKILLed worker's tasks come back within a test's
+    deadline. The SIGKILL tests run with the shipped defaults."""
     return {**stack.env, **CELERY_ENV, **overrides}
 
 

@@ -22,17 +22,16 @@ CELERY_ENV = {
     # One PATCH per delivery: every transient failure goes back to the broker with a countdown,
     # so the tests see Celery retries (the path under test), never in-call ones.
     "ROTATOR_RETRY_IN_CALL_ATTEMPTS": "1",
-    # Backoff and countdown cap: only how long a test waits; config still enforces
-    # 2 x max delay + lock TTL < visibility timeout (2 x 2 + 5 < 12).
+    # Backoff and countdown cap: only how long a test waits (a held countdown is renewed by
+    # the worker's liveness timer, so no rule ties it to the visibility timeout any more).
     "ROTATOR_RETRY_BASE_DELAY": "0.1",
     "ROTATOR_RETRY_MAX_DELAY": "2",
-    # Shorter than longest_rotation() (so workers log config.lock_ttl_short), but far longer
-    # than a rotation here takes: loopback Vault and emulator, injected delays of at most 0.4 s,
-    # no hangs outside the fault suite (which sets a 1 s Composio timeout); renewed before the
-    # PATCH. Short so a SIGKILLed worker's lock does not hold its redelivered task for 300 s.
+    # Renewed every TTL / 3 by the holder (rotator.state_lock.KEEPER) and before the PATCH;
+    # shorter than the 30 s default so a SIGKILLed worker's lock is gone sooner in a test.
     "ROTATOR_LOCK_TTL": "5",
-    # Above 2 x max delay + lock TTL (the rule config enforces), so a countdown task is never
-    # redelivered while it waits; short so a SIGKILLed worker's task comes back within a test.
+    # A liveness timeout: live workers renew held messages every 2 s (12 / 6), so nothing a
+    # live worker holds is redelivered; short so a SIGKILLed worker's task comes back sooner.
+    # The fleet reliability tests (tests/test_liveness.py) run with the 30 s default.
     "ROTATOR_VISIBILITY_TIMEOUT": "12",
     # The floor config accepts; RedBeat's lock timeout is then its 10 s floor.
     "ROTATOR_SWEEP_INTERVAL": "1",

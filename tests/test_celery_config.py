@@ -46,8 +46,7 @@ def test_the_visibility_timeout_is_set_in_all_three_places(visibility: str) -> N
     env = {
         **ENV,
         "ROTATOR_VISIBILITY_TIMEOUT": visibility,
-        "ROTATOR_RETRY_MAX_DELAY": "2",
-        "ROTATOR_LOCK_TTL": "5",
+        "ROTATOR_QUEUE_TTL": visibility,
     }
     conf = celery_config(load_settings(env))
     wanted = int(visibility)
@@ -62,7 +61,7 @@ def test_unacked_messages_are_scanned_for_well_within_the_visibility_timeout(
 ) -> None:
     """kombu restores a dead worker's messages only when it scans (default every 100 s): the
     scan runs at most every quarter of the visibility timeout, and at most every 10 s."""
-    env = {"ROTATOR_RETRY_MAX_DELAY": "2", "ROTATOR_LOCK_TTL": "5"}
+    env = {"ROTATOR_QUEUE_TTL": str(visibility)}
     s = load_settings({**ENV, **env, "ROTATOR_VISIBILITY_TIMEOUT": str(visibility)})
     options = celery_config(s)["broker_transport_options"]
     every = options["unacked_restore_interval"] * options["unacked_restore_throttle"]
@@ -70,45 +69,45 @@ def test_unacked_messages_are_scanned_for_well_within_the_visibility_timeout(
 
 
 @pytest.mark.parametrize(
-    ("max_delay", "lock_ttl", "visibility", "ok"),
+    ("max_delay", "queue_ttl", "visibility", "ok"),
     [
-        ("300", "300", "3600", True),  # the defaults
-        ("2", "5", "12", True),  # the test settings: 2 x 2 + 5 < 12
-        ("2", "8", "12", False),  # 2 x 2 + 8 == 12: not strictly below
-        ("1000", "300", "2000", False),
+        ("300", "270", "30", True),  # the defaults: a countdown may outlast the visibility timeout
+        ("3000", "30", "30", True),  # a held countdown is renewed, so no cap rule applies
+        ("300", "29", "30", False),  # the dedupe key would expire before the broker restores
     ],
 )
-def test_settings_refuse_a_countdown_cap_that_reaches_the_visibility_timeout(
-    max_delay: str, lock_ttl: str, visibility: str, ok: bool
+def test_settings_refuse_a_dedupe_key_shorter_than_the_visibility_timeout(
+    max_delay: str, queue_ttl: str, visibility: str, ok: bool
 ) -> None:
-    """2 x ROTATOR_RETRY_MAX_DELAY + ROTATOR_LOCK_TTL must stay below the visibility timeout, or
-    the broker redelivers a countdown task while it still waits."""
+    """Live workers renew held messages, so countdowns need not stay below the visibility
+    timeout; the sweep's dedupe key must outlive it, or a dead worker's rotation is queued twice."""
     env = {
         **ENV,
         "ROTATOR_RETRY_MAX_DELAY": max_delay,
-        "ROTATOR_LOCK_TTL": lock_ttl,
+        "ROTATOR_QUEUE_TTL": queue_ttl,
         "ROTATOR_VISIBILITY_TIMEOUT": visibility,
     }
     if ok:
         load_settings(env)
         return
-    with pytest.raises(ConfigError, match="ROTATOR_VISIBILITY_TIMEOUT must exceed"):
+    with pytest.raises(ConfigError, match="ROTATOR_QUEUE_TTL must be at least"):
         load_settings(env)
 
 
 @pytest.mark.parametrize("retry_after", [None, 0.0, 30.0, 10_000.0])
 @pytest.mark.parametrize("retries", [0, 3, 50])
-def test_every_countdown_is_capped_below_the_visibility_timeout(
+def test_every_countdown_is_at_least_1_s_and_capped_at_the_max_delay(
     retry_after: float | None, retries: int
 ) -> None:
     """Whatever the retry count or the server's Retry-After, a task's countdown is at least
-    1 s and at most ROTATOR_RETRY_MAX_DELAY, itself below the visibility timeout."""
+    1 s and at most ROTATOR_RETRY_MAX_DELAY (it may outlast the visibility timeout: a live
+    worker renews the countdown it holds, tests/test_liveness.py)."""
     s = load_settings({**ENV, "ROTATOR_RETRY_MAX_DELAY": "60"})
     budget = RetryBudget.from_settings(s)
     wait = requeue_delay(
         retries, server_wait=retry_after, earliest=None, budget=budget, rand=random.random
     )
-    assert 1.0 <= wait <= s.retry_max_delay < s.visibility_timeout
+    assert 1.0 <= wait <= s.retry_max_delay
     assert wait >= min(retry_after or 0.0, s.retry_max_delay)  # never sooner than asked, to the cap
 
 

@@ -78,8 +78,8 @@ BAD: list[tuple[dict[str, str], str]] = [
     ),
     (
         {"ROTATOR_VISIBILITY_TIMEOUT": "600"},
-        "ROTATOR_VISIBILITY_TIMEOUT must exceed twice ROTATOR_RETRY_MAX_DELAY plus "
-        "ROTATOR_LOCK_TTL, or the Redis broker redelivers countdown tasks over and over",
+        "ROTATOR_QUEUE_TTL must be at least ROTATOR_VISIBILITY_TIMEOUT, or the sweep queues "
+        "a second copy of a dead worker's rotation before the broker restores the first",
     ),
     ({"ROTATOR_VAULT_TIMEOUT": "nan"}, "ROTATOR_VAULT_TIMEOUT='nan' is not a finite number"),
     (
