@@ -71,7 +71,11 @@ def _cases() -> dict[str, tuple[str, Fault]]:
         Fault(status=400, body=_echo_body("x", request_id=body_rid), headers=junk),
     )
     applied = Fault(
-        status=200, apply=True, body_shape="code_only", headers={"x-request-id": ok_rid}
+        status=200,
+        apply=True,
+        body=b'{"success": true, "message": "updated"}',
+        content_type="application/json",
+        headers={"x-request-id": ok_rid},
     )
     cases["ac_id_applied"] = (ok_rid, applied)
     return cases
