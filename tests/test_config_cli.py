@@ -31,7 +31,7 @@ BAD = [
     (
         "ROTATOR_VISIBILITY_TIMEOUT",
         "1e308",
-        "ROTATOR_VISIBILITY_TIMEOUT='1e308' must be at least 1 and at most 604800 s",
+        "ROTATOR_VISIBILITY_TIMEOUT='1e308' must be at least 6 and at most 604800 s",
     ),
     (
         "ROTATOR_RATE_LIMIT",
