@@ -230,7 +230,7 @@ def test_redis_restarted_mid_run_with_aof_workers_reconnect_and_all_converge(
         ROTATOR_VISIBILITY_TIMEOUT="8",
         ROTATOR_LOCK_TTL="3",
         ROTATOR_RETRY_MAX_DELAY="2",
-        ROTATOR_QUEUE_TTL="8",
+        ROTATOR_QUEUE_TTL="10",  # its floor
     )
     procs = workers.group(env)
     procs.worker("w1", 4)
