@@ -117,7 +117,7 @@ class HeldLock:
         cls, client: redis.Redis, key: str, token: str, *, ttl: float, nanoid: str
     ) -> HeldLock:
         """A lock already taken with ``SET key token NX PX`` (in a pipeline with other reads)."""
-        lock = Lock(client, key, timeout=ttl)
+        lock = Lock(client, key, timeout=ttl, thread_local=False)  # KEEPER renews it elsewhere
         lock.local.token = token.encode()
         return cls(lock, nanoid, ttl=ttl)
 

@@ -204,6 +204,8 @@ REDIS_OUTAGE_LINES = [
     # an ack lost with the connection (CRITICAL): the message is redelivered after the
     # visibility timeout, and the rotation it repeats is a skip
     r"^\{\"event\": \"Couldn't ack '[0-9a-f-]+', reason:network:ConnectionError\"",
+    # the result backend's own reconnect loop (celery.backends.redis), then it stores the result
+    r'^\{"event": "Connection to Redis lost: Retry \(\d+/\d+\) (now|in [\d.]+ seconds?)\.',
 ]
 
 
