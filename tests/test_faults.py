@@ -276,11 +276,11 @@ def test_a_redis_blip_around_a_rotation_never_crashes_the_task(
     monkeypatch.setattr(tasks, "_runtime", stack.rt)
     stack.put("ac_blip", {"credentials": {"client_secret": secret_value("ac_blip")}})
 
-    def redis_down(nanoid: str) -> NoReturn:
+    def redis_down(nanoid: str, **_: object) -> NoReturn:
         raise StateUnavailable("Redis state store: ConnectionError")
 
     with monkeypatch.context() as m:
-        m.setattr(stack.rt.state, "is_paused", redis_down)
+        m.setattr(stack.rt.state, "begin", redis_down)  # the one round trip: pause, lock, state
         with pytest.raises(Retry):
             tasks.rotate("ac_blip")
     assert stack.emu.patches() == []  # paused or not is unknown: nothing pushed
