@@ -154,8 +154,14 @@ def test_workers_sigkilled_three_times_lose_nothing_and_duplicates_are_bounded(
     seed(stack, ids)
     delay = 0.2
     stack.emu.inject(Fault(delay=delay), times=None)  # keep PATCHes in flight when a kill lands
+    # DEBUG: Celery's per-task "received"/"succeeded" lines (debug level since one canonical
+    # line per rotation) are how this test names the tasks a kill cut short.
     env = celery_settings(
-        stack, ROTATOR_VISIBILITY_TIMEOUT="8", ROTATOR_LOCK_TTL="3", ROTATOR_RETRY_MAX_DELAY="2"
+        stack,
+        ROTATOR_VISIBILITY_TIMEOUT="8",
+        ROTATOR_LOCK_TTL="3",
+        ROTATOR_RETRY_MAX_DELAY="2",
+        ROTATOR_LOG_LEVEL="DEBUG",
     )
     procs = workers.group(env)
     alive = [procs.worker(f"w{n}", KILL_CONCURRENCY) for n in (1, 2)]
