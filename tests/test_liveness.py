@@ -177,7 +177,8 @@ def test_rotations_held_in_a_retry_countdown_by_a_killed_worker_finish_within_60
     survivor_log = procs.log_of[survivor.pid].read_text(errors="replace")
     for task_id in queued.values():
         assert f"rotator.rotate[{task_id}] succeeded" in survivor_log
-    procs.assert_clean()
+    # six configs answering 503 at once is an outage by the fleet breaker's rule: it opens
+    procs.assert_clean(allowed=[r'"event": "composio\.circuit_open"'])
 
 
 def _all_succeeded(procs: Procs, task_ids: Iterable[str]) -> bool:
