@@ -15,11 +15,11 @@ import click
 from rotator.cli.service import redis_primary
 from rotator.cli.shared import EXIT_FAILED, EXIT_OK, open_runtime
 from rotator.errors import RotatorError
-from rotator.runtime import Runtime
 from rotator.untrusted import plain
 
 if TYPE_CHECKING:
     from rotator.checklist import CheckLine
+    from rotator.runtime import Runtime
 
 __all__ = ["check"]
 

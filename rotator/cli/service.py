@@ -7,13 +7,11 @@ import time
 from typing import TYPE_CHECKING
 
 import click
-import redis
 
 from rotator.cli.shared import open_runtime, queue_rotations
 from rotator.errors import ConfigError, RotatorError, StateUnavailable
 from rotator.logs import scrub
 from rotator.models import Outcome
-from rotator.redis_conn import current_primary
 from rotator.trigger import Trigger, triggered_by
 from rotator.untrusted import plain
 
@@ -73,6 +71,10 @@ def resume(nanoid: str | None) -> None:
 def redis_primary(rt: Runtime) -> str:
     """The Redis probe of ``check`` and ``health``: a ping, then where writes go now (for a
     Sentinel group, the primary the sentinels name)."""
+    import redis  # the runtime's libraries load only when a command needs them
+
+    from rotator.redis_conn import current_primary
+
     try:
         rt.state.ping()
         return f"primary {current_primary(rt.settings)}"
