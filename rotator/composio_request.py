@@ -3,7 +3,6 @@ from, checked before anything is sent: the base URL, the CA bundle, the path, th
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import ssl
 from importlib.metadata import PackageNotFoundError, version
@@ -14,6 +13,7 @@ import httpx
 
 from rotator.errors import ConfigError, PermanentError, SecretFormatError
 from rotator.models import ResponseInfo, Secret
+from rotator.settings_kinds import is_loopback
 
 __all__ = [
     "Limiter",
@@ -36,23 +36,12 @@ def user_agent() -> str:
         return "rotator/0"
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(base_url: str) -> None:
     """https only; plain http just for loopback hosts (the emulator, a local tunnel)."""
     parsed = urlparse(base_url)
     if parsed.scheme == "https" and parsed.hostname:
         return
-    if parsed.scheme == "http" and _is_loopback(parsed.hostname):
+    if parsed.scheme == "http" and is_loopback(parsed.hostname):
         return
     shown = f"{parsed.scheme}://{parsed.hostname or ''}"
     raise ConfigError(

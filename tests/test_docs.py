@@ -44,7 +44,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 
 def test_nothing_in_the_repository_reads_a_file_outside_the_checkout() -> None:
-    """No code, test or script names ``../shared`` or climbs above the checkout for data."""
+    """No code, test or script names the sibling reading folder or climbs above the checkout."""
     pattern = re.compile(r"\.\./shared|parents\[[2-9]\]|composio-api\.md|celery-notes\.md")
     offenders = [
         f"{path.relative_to(ROOT)}:{n}"
