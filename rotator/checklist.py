@@ -117,8 +117,9 @@ def fingerprint_line(*, key_in_env: bool, redis_url: str) -> CheckLine:
 
 
 def render(lines: Sequence[CheckLine]) -> list[str]:
-    """``ok    name        detail``; a warn or fail adds ``-> fix``."""
+    """``ok    name        detail``; a warn or fail adds ``-> fix`` unless the detail says it."""
     return [
-        f"{ln.level:<5} {ln.name:<11} {ln.detail}" + (f"  -> fix: {ln.fix}" if ln.fix else "")
+        f"{ln.level:<5} {ln.name:<11} {ln.detail}"
+        + (f"  -> fix: {ln.fix}" if ln.fix and ln.fix not in ln.detail else "")
         for ln in lines
     ]

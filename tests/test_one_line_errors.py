@@ -29,6 +29,7 @@ _VAULT_TLS = (
     r"auth/token/lookup-self\): certificate not trusted; set VAULT_CACERT to the CA bundle "
     r"that signed Vault's certificate"
 )
+_FIX = r"(  -> fix: .+)?"  # a checklist line (rotator check) may end with the fix to apply
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ CASES = [
         ("check",),
         lambda e, t, x: {**e, "VAULT_ADDR": x["tls"]},
         1,
-        r"FAIL  vault     PermanentError: " + _VAULT_TLS.removeprefix("rotator: "),
+        r"FAIL  vault +PermanentError: " + _VAULT_TLS.removeprefix("rotator: ") + _FIX,
     ),
     Case(
         "wrong-vault-token",
@@ -174,17 +175,17 @@ CASES = [
         ("check",),
         lambda e, t, x: {**e, "COMPOSIO_BASE_URL": x["html"]},
         1,
-        r"FAIL  composio  PermanentError: Composio answered 200 with .* \(a proxy or a web "
-        r"page\?\): check COMPOSIO_BASE_URL",
+        r"FAIL  composio +PermanentError: Composio answered 200 with .* \(a proxy or a web "
+        r"page\?\): check COMPOSIO_BASE_URL" + _FIX,
     ),
     Case(
         "composio-tls-untrusted",
         ("check",),
         lambda e, t, x: {**e, "COMPOSIO_BASE_URL": x["tls"]},
         1,
-        r"FAIL  composio  PermanentError: TLS to Composio at https://127\.0\.0\.1:\d+ failed: "
+        r"FAIL  composio +PermanentError: TLS to Composio at https://127\.0\.0\.1:\d+ failed: "
         r"certificate not trusted; set ROTATOR_COMPOSIO_CACERT to the CA bundle that signed "
-        r"Composio's certificate",
+        r"Composio's certificate" + _FIX,
     ),
 ]
 
