@@ -108,14 +108,14 @@ def _known_master(group: Sentinel, t: RedisTarget) -> tuple[str, int] | None:
     sentinels that answered know no master of that name."""
     answered = 0
     for node in group.sentinels:
-        try:
-            masters = cast(dict[str, dict[str, Any]], node.sentinel_masters())
+        try:  # the Sentinel client protocol's own question: it names a promoted replica at once
+            addr = node.sentinel_get_master_addr_by_name(t.master or "")
         except redis.RedisError:
             continue
         answered += 1
-        state = masters.get(t.master or "")
-        if state:
-            return str(state["ip"]), int(state["port"])
+        if addr:
+            host, port = cast(tuple[str | bytes, int | str | bytes], addr)
+            return (host.decode() if isinstance(host, bytes) else host), int(port)
     if answered:
         raise ConfigError(
             f"{MASTER_ENV}={t.master!r}: none of the {answered} sentinels that answered "

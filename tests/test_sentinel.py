@@ -39,6 +39,14 @@ from tests.procs import assert_cli_ok, run_cli, wait_until
 from tests.sentinel_support import SentinelGroup
 
 CONFIGS = 300
+# What a worker and a beat may log at ERROR while the primary is gone, and nothing else.
+FAILOVER_LINES = [
+    r"consumer: Cannot connect to sentinel://",
+    r"Connection to Redis lost: Retry",
+    r"Failed operation _store_result\. Retrying",
+    r"Couldn't ack '[0-9a-f-]+', reason:",
+    r"beat\.redis_unavailable",
+]
 LATER = 30  # configs given a new Vault version after the failover
 
 
@@ -65,14 +73,7 @@ def shipped_defaults(stack: Stack) -> dict[str, str]:
     return env
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known open defect, narrowed: the worker now reconnects and goes on consuming after "
-    "the primary is SIGKILLed, but 1-2 of 300 rotations whose message or retry was written "
-    "around the kill stay unpushed past 60 s (async replication loses it; the sweep's dedupe "
-    "key holds it off for 65 min, issue 11 item 2). Not strict: on a quiet machine it can pass.",
-)
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(180)
 def test_primary_sigkilled_mid_run_worker_and_beat_follow_the_failover_and_all_converge(
     sentinel_stack: Stack, sentinel_group: SentinelGroup, workers: Workers
 ) -> None:
@@ -85,7 +86,12 @@ def test_primary_sigkilled_mid_run_worker_and_beat_follow_the_failover_and_all_c
     seed(stack, ids)
     stack.emu.inject(Fault(delay=0.05), times=None)
     before = current_primary(stack.rt.settings)
-    procs = workers.group(shipped_defaults(stack))
+    # A message or retry written around the kill can be lost outright: replication is
+    # asynchronous, so the promoted replica never saw it. The sweep queues it again once its
+    # dedupe key expires, ROTATOR_QUEUE_TTL (270 s by default: the 5-minute bound, shown with the
+    # defaults by tests/test_liveness.py); set here to its floor with the default 30 s
+    # visibility timeout, so this test sees the re-queue.
+    procs = workers.group({**shipped_defaults(stack), "ROTATOR_QUEUE_TTL": "30"})
     worker, beat = procs.worker("w1", 8), procs.beat("b1")
     wait_until("a third of the PATCHes", patched(stack.emu, CONFIGS // 3), 60)
     assert group.primary.pid is not None
@@ -96,7 +102,7 @@ def test_primary_sigkilled_mid_run_worker_and_beat_follow_the_failover_and_all_c
     assert before != after and f":{group.replica.port if group.replica else 0} " in after + " "
 
     why = lambda: explain(stack, ids, procs)  # noqa: E731
-    wait_for("every auth config equal to Vault", lambda: not in_step(stack.emu, ids), 60, why)
+    wait_for("every auth config equal to Vault", lambda: not in_step(stack.emu, ids), 90, why)
     recovered = time.monotonic() - killed
 
     later = ids[:LATER]
@@ -117,9 +123,7 @@ def test_primary_sigkilled_mid_run_worker_and_beat_follow_the_failover_and_all_c
     assert worker.poll() is None, "the worker exited"
     assert beat.poll() is None, "beat exited"
     assert stack.rt.state.dead_letters() == []
-    assert "rotator.rotate[" not in "".join(
-        line for line in procs.output().splitlines() if "raised unexpected" in line
-    )
+    procs.assert_clean(allowed=FAILOVER_LINES)
 
 
 def sweeps_sent(text: str) -> int:
