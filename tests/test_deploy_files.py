@@ -41,6 +41,7 @@ from packaging.version import Version
 
 from rotator.config import load_settings
 from rotator.redis_conn import RedisSpec, celery_redis_config, client
+from tests.tls_support import self_signed
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -888,13 +889,7 @@ def test_kubernetes_redis_url_comes_from_a_secret_and_carries_a_password() -> No
 
 def _tls_redis(tmp_path: Path, password: str) -> tuple[subprocess.Popen[bytes], int, Path]:
     """A real redis-server speaking only TLS (self-signed certificate) with requirepass."""
-    cert, key = tmp_path / "ca.crt", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=redis", "-addext", "subjectAltName=DNS:redis,IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed(tmp_path, "redis", "DNS:redis,IP:127.0.0.1")
     server = shutil.which("redis-server")
     assert server, "redis-server is not installed (apt-get install redis-server)"
     port = _free_port()

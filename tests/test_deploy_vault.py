@@ -7,7 +7,6 @@ Kubernetes login against a fake TokenReview API) runs a full rotation and is den
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -17,9 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from typing import Any
 
 import httpx
@@ -33,6 +30,7 @@ from rotator.sandbox import OpenBaoServer, SandboxError
 from rotator.sweep import sweep
 from rotator.vault import VaultClient
 from tests.helpers import COMPOSIO_KEY
+from tests.k8s_support import Review, service_account_jwt, token_review_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SETUP = ROOT / "deploy/vault/setup.sh"
@@ -317,61 +315,18 @@ def test_the_policy_allows_nothing_else(vault: Vault, configured: Setup) -> None
 # -- Kubernetes auth -------------------------------------------------------------------------------
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def service_account_jwt(namespace: str, name: str) -> str:
-    """A service-account-shaped JWT; OpenBao leaves checking it to the TokenReview API."""
-    claims = {
-        "iss": "kubernetes/serviceaccount",
-        "sub": f"system:serviceaccount:{namespace}:{name}",
-        "kubernetes.io/serviceaccount/namespace": namespace,
-        "kubernetes.io/serviceaccount/service-account.name": name,
-        "kubernetes.io/serviceaccount/service-account.uid": f"uid-{namespace}-{name}",
-    }
-    header = _b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
-    return f"{header}.{_b64(json.dumps(claims).encode())}.{_b64(b's' * 256)}"
-
-
 @pytest.fixture
-def token_review() -> Iterator[tuple[str, list[str]]]:
+def token_review() -> Iterator[tuple[str, list[Review]]]:
     """A fake Kubernetes API: TokenReview says every JWT is its own service account."""
-    reviewers: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            reviewers.append(self.headers.get("Authorization", ""))
-            spec = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["spec"]
-            claims = json.loads(base64.urlsafe_b64decode(spec["token"].split(".")[1] + "=="))
-            user = {
-                "username": claims["sub"],
-                "uid": claims["kubernetes.io/serviceaccount/service-account.uid"],
-            }
-            out = json.dumps({"status": {"authenticated": True, "user": user}}).encode()
-            self.send_response(201)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", reviewers
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with token_review_server() as served:
+        yield served
 
 
 def test_kubernetes_role_binds_the_service_account_in_the_namespace_from_env(
-    vault: Vault, configured: Setup, token_review: tuple[str, list[str]], tmp_path: Path
+    vault: Vault, configured: Setup, token_review: tuple[str, list[Review]], tmp_path: Path
 ) -> None:
     """With KUBERNETES_HOST set (twice): rotator/payments logs in with the policy; others fail."""
-    k8s_url, reviewers = token_review
+    k8s_url, reviews = token_review
     ca = tmp_path / "ca.crt"
     ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     reviewer = tmp_path / "reviewer.jwt"
@@ -415,7 +370,7 @@ def test_kubernetes_role_binds_the_service_account_in_the_namespace_from_env(
         assert policies(check) == ["default", "rotator"]
         with pytest.raises(VaultAccessDenied):
             client.read_secret("secret", "composio/other")
-    assert reviewers and set(reviewers) == {"Bearer reviewer-jwt"}
+    assert reviews and {r.authorization for r in reviews} == {"Bearer reviewer-jwt"}
     for namespace, name, why in (
         ("default", "rotator", "namespace not authorized"),
         ("payments", "other", "service account name not authorized"),

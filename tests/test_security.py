@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import io
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.faults_support import Workers
 from tests.helpers import Stack
 from tests.leakcheck import assert_no_leak, dump_all_dbs
 from tests.procs import CELERY_ENV, assert_cli_ok, run_cli
+from tests.tls_support import self_signed
 
 PASSWORD = "redis-AUTH-pass-123"
 
@@ -100,13 +100,7 @@ def test_plain_http_to_a_remote_composio_is_refused(stack: Stack) -> None:
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An HTTPS server on loopback with a self-signed certificate: (base URL, CA file)."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed(tmp_path, "127.0.0.1", "IP:127.0.0.1")
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import socket
-import threading
 import time
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +33,7 @@ from rotator.models import Secret
 from rotator.sandbox import OpenBaoServer, free_port
 from rotator.vault import VaultClient, string_leaves
 from rotator.vault_auth import Lease, new_hvac_client, refresh_action, translate
+from tests.k8s_support import Review, service_account_jwt, token_review_server
 
 MOUNT = "secret"
 
@@ -457,50 +454,11 @@ def test_ca_bundle_and_timeout_reach_the_http_session(vault_settings: Settings) 
 # -- Kubernetes auth, against a fake Kubernetes TokenReview API -----------------------------------
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _service_account_jwt(name: str, namespace: str, uid: str) -> str:
-    """An RS256-shaped service account JWT; OpenBao leaves the signature to TokenReview."""
-    claims = {
-        "iss": "kubernetes/serviceaccount",
-        "sub": f"system:serviceaccount:{namespace}:{name}",
-        "kubernetes.io/serviceaccount/namespace": namespace,
-        "kubernetes.io/serviceaccount/service-account.name": name,
-        "kubernetes.io/serviceaccount/service-account.uid": uid,
-    }
-    header = json.dumps({"alg": "RS256", "typ": "JWT"}).encode()
-    return ".".join((_b64(header), _b64(json.dumps(claims).encode()), _b64(b"s" * 256)))
-
-
 @pytest.fixture
-def token_review() -> Iterator[tuple[str, list[str]]]:
-    """A fake Kubernetes API answering TokenReview 'authenticated'; yields (url, reviewed JWTs)."""
-    reviewed: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            reviewed.append(body["spec"]["token"])
-            user = {"username": "system:serviceaccount:default:rotator", "uid": "uid-1"}
-            out = json.dumps({"status": {"authenticated": True, "user": user}}).encode()
-            self.send_response(201)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", reviewed
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def token_review() -> Iterator[tuple[str, list[Review]]]:
+    """A fake Kubernetes API answering TokenReview 'authenticated'; yields (url, reviews)."""
+    with token_review_server() as served:
+        yield served
 
 
 def test_kubernetes_login_sends_the_jwt_read_from_the_token_file(
@@ -508,10 +466,10 @@ def test_kubernetes_login_sends_the_jwt_read_from_the_token_file(
     vault_env: dict[str, str],
     prefix: str,
     tmp_path: Path,
-    token_review: tuple[str, list[str]],
+    token_review: tuple[str, list[Review]],
 ) -> None:
     """Kubernetes auth reads the service account JWT from the file at login and reads secrets."""
-    k8s_url, reviewed = token_review
+    k8s_url, reviews = token_review
     mount = f"k8s-{uuid.uuid4().hex[:8]}"
     root.sys.enable_auth_method("kubernetes", path=mount)
     root.auth.kubernetes.configure(
@@ -529,7 +487,7 @@ def test_kubernetes_login_sends_the_jwt_read_from_the_token_file(
         ttl="60s",
         mount_point=mount,
     )
-    jwt = _service_account_jwt("rotator", "default", "uid-1")
+    jwt = service_account_jwt("default", "rotator", "uid-1")
     token_file = tmp_path / "token"
     token_file.write_text(jwt + "\n")
     env = {k: v for k, v in vault_env.items() if k != "VAULT_TOKEN"} | {
@@ -541,7 +499,7 @@ def test_kubernetes_login_sends_the_jwt_read_from_the_token_file(
     seen: list[str] = []
     with capture_logs() as logs, VaultClient(load_settings(env), on_secret=seen.append) as client:
         assert client.list_secrets(MOUNT, prefix) == []
-    assert reviewed == [jwt]
+    assert [r.token for r in reviews] == [jwt]
     assert jwt in seen
     assert logs[0]["event"] == "vault.login" and logs[0]["method"] == "kubernetes"
 
