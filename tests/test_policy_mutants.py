@@ -11,7 +11,14 @@ import math
 import pytest
 
 from rotator.models import ResponseInfo, RetryAction
-from rotator.policy import RetryBudget, backoff, countdown, parse_retry_after, render_table
+from rotator.policy import (
+    RetryBudget,
+    backoff,
+    countdown,
+    parse_retry_after,
+    render_table,
+    requeue_delay,
+)
 from tests.test_policy import BUDGET, NOW, _decide, _info, one, zero
 
 LATER = RetryAction.RETRY_LATER
@@ -148,3 +155,13 @@ def test_render_table_starts_with_both_tables_headers() -> None:
     table = render_table()
     assert table.startswith("| # | When the answer is | Rule |\n|---|---|---|\n| 1 | ")
     assert "\n\n| Rule | What rotator does |\n|---|---|\n" in table
+
+
+def test_the_requeue_delay_floor_is_exactly_one_second() -> None:
+    """A countdown that grows to under 2 s is used as it is (1.5 s here), and one under 1 s is
+    raised to exactly 1 s: the floor is 1 s, not more."""
+    tiny = RetryBudget(in_call_max_wait=0.5, max_delay=300.0)  # first requeue: 0.5-1.0 s
+    assert requeue_delay(0, server_wait=None, earliest=None, budget=tiny, rand=zero) == 1.0
+    capped = RetryBudget(max_delay=1.5)
+    assert requeue_delay(0, server_wait=None, earliest=None, budget=capped, rand=one) == 1.5
+    assert requeue_delay(0, server_wait=None, earliest=1.2, budget=tiny, rand=zero) == 1.2
