@@ -209,6 +209,29 @@ def configure_logging(
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "urllib3", "hvac"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # One line per rotation: Celery's per-task "Received task" and "succeeded in" lines are
+    # DEBUG (the canonical rotation line says it all); its retry and failure lines stay.
+    logging.getLogger("celery.worker.strategy").setLevel(_celery_task_level(level))
+    trace = logging.getLogger("celery.app.trace")
+    trace.filters[:] = [f for f in trace.filters if not isinstance(f, _DemoteSucceeded)]
+    trace.addFilter(_DemoteSucceeded(level))
+
+
+def _celery_task_level(level: str) -> int:
+    return logging.DEBUG if logging.getLevelName(level) <= logging.DEBUG else logging.WARNING
+
+
+class _DemoteSucceeded(logging.Filter):
+    """Drops Celery's INFO "Task ... succeeded in ..." line unless the level is DEBUG."""
+
+    def __init__(self, level: str) -> None:
+        super().__init__()
+        self._keep = _celery_task_level(level) <= logging.DEBUG
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._keep or record.levelno != logging.INFO:
+            return True
+        return " succeeded in " not in str(record.msg)
 
 
 def bind_rotation(**fields: object) -> None:

@@ -127,7 +127,11 @@ def test_chaos_mix_300_configs_converge_and_permanent_errors_are_dead_lettered_o
         assert dead[nanoid]["error_slug"] == slug
         assert dead[nanoid]["outcome"] == "failed"
     # every fault ended in an outcome: no crash, only the six permanent failures at ERROR
-    procs.assert_clean(allowed=[r'"event": "rotation\.failed"'])
+    # About 30% of the answers are 5xx or dropped: five distinct configs failing in a row happens
+    # now and then, and the fleet breaker then opens (ERROR) and closes on its probe's success.
+    procs.assert_clean(
+        allowed=[r'"event": "rotation\.failed"', r'"event": "composio\.circuit_open"']
+    )
 
 
 # 2 -----------------------------------------------------------------------------------------------

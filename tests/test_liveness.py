@@ -36,8 +36,11 @@ _SHRUNK = ("ROTATOR_RETRY_BASE_DELAY", "ROTATOR_COMPOSIO_TIMEOUT", "ROTATOR_LOCK
 
 
 def default_env(stack: Stack) -> dict[str, str]:
+    """The shipped defaults, logged at DEBUG: Celery's per-task "received"/"succeeded" lines
+    (debug level, one canonical line per rotation at INFO) are how these tests name the tasks a
+    kill cut short and count deliveries. The log level changes no timing setting."""
     env = {k: v for k, v in stack.env.items() if k not in _SHRUNK}
-    return {**env, "ROTATOR_LOG_FORMAT": "json"}
+    return {**env, "ROTATOR_LOG_FORMAT": "json", "ROTATOR_LOG_LEVEL": "DEBUG"}
 
 
 def task_ids(cli_output: str) -> dict[str, str]:
