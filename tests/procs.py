@@ -17,7 +17,8 @@ import pytest
 from tests.helpers import Stack
 
 # Shrunk settings for the service tests, each safe for the reason given. They keep the suite
-# fast; the fleet reliability tests are to be redone with the shipped defaults.
+# fast; the fleet reliability tests (test_liveness, test_breaker_fleet, test_sentinel) drop them
+# and run with the shipped defaults.
 CELERY_ENV = {
     # One PATCH per delivery: every transient failure goes back to the broker with a countdown,
     # so the tests see Celery retries (the path under test), never in-call ones.
