@@ -36,6 +36,10 @@ def _composio(rt: Runtime) -> list[CheckLine]:
     ]
 
 
+def _count(n: int) -> str:
+    return f"{n} auth config" if n == 1 else f"{n} auth configs"
+
+
 _FIXES = {  # when a probe itself fails: the settings to look at
     "vault": "check VAULT_ADDR, the Vault auth settings and VAULT_CACERT",
     "redis": "check ROTATOR_REDIS_URL (and that the Redis is up)",
@@ -65,11 +69,7 @@ def _probes(rt: Runtime) -> list[tuple[str, Callable[[], list[CheckLine]]]]:
         (
             "bindings",
             lambda: [
-                CheckLine(
-                    "bindings",
-                    Level.OK,
-                    f"{len(rt.catalog.view(fresh=True).bindings)} auth configs",
-                )
+                CheckLine("bindings", Level.OK, _count(len(rt.catalog.view(fresh=True).bindings)))
             ],
         ),
         ("breaker", lambda: [CheckLine("breaker", Level.OK, rt.service.breaker.check())]),
