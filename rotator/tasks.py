@@ -116,14 +116,19 @@ def rotate(
     return asdict(outcome)
 
 
-@app.task(name=SWEEP_TASK, acks_late=True)
+@app.task(name=SWEEP_TASK, acks_late=True, ignore_result=True)
 def sweep() -> dict[str, Any]:
-    """Queue a rotation for every auth config whose Vault version differs from what was applied."""
+    """Queue a rotation for every auth config whose Vault version differs from what was applied.
+
+    Nobody waits on a sweep or on the rotations it queues (their outcome is in rotator's state,
+    the audit stream and the log), so neither stores a Celery result: no result write per
+    rotation and no result key kept in Redis for a day. ``rotate --wait`` still gets its own."""
     rt = runtime()
 
     def enqueue(nanoid: str, force: bool) -> None:
         trigger = Trigger.RESYNC if force else Trigger.SWEEP  # the sweep forces only a resync
-        rotate.apply_async(args=[nanoid], kwargs={"force": force, "trigger": trigger.value})
+        kwargs = {"force": force, "trigger": trigger.value}
+        rotate.apply_async(args=[nanoid], kwargs=kwargs, ignore_result=True)
 
     try:
         return asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings)))

@@ -86,8 +86,9 @@ def test_pause_blocks_queued_rotations_but_not_forced_ones(
 def test_two_beats_two_workers_push_each_change_once_and_fail_over(
     stack: Stack, procs: Procs
 ) -> None:
-    """With two beats and two workers each Vault change is PATCHed once; killing the active
-    beat hands the schedule to the other."""
+    """With two beats and two workers each Vault change is PATCHed once, and no Celery result
+    is stored for the sweeps or the rotations they queue; killing the active beat hands the
+    schedule to the other."""
     ids = [f"ac_b{n}" for n in range(5)]
     for nanoid in ids:
         stack.put(nanoid, {"credentials": {"client_secret": f"sec-{nanoid}-1"}})
@@ -95,6 +96,8 @@ def test_two_beats_two_workers_push_each_change_once_and_fail_over(
     procs.worker("w2", concurrency=4)
     beats = [procs.beat("b1"), procs.beat("b2")]
     wait_until("first sync", lambda: all(stack.rt.state.get_applied(i) for i in ids), 60)
+    # nobody waits on the sweep or its rotations: no Celery result stored for any of them
+    assert list(stack.rt.state.redis.scan_iter("celery-task-meta-*")) == []
     stack.write("ac_b0", {"credentials": {"client_secret": "sec-ac_b0-2"}})
     wait_until("v2 pushed", lambda: _applied(stack, "ac_b0") == 2, 30)
     sent = [_sent_sweeps(log) for log in procs.logs[2:]]
