@@ -19,6 +19,11 @@ ROWS = (
     "rate-limit compliance",
     "429 answers",
     "peak worker RSS",
+    "first sync",
+    "rotator plan --json",
+    "rotator status --json",
+    "Starter rate limit",
+    "Starter-limit 429 answers",
 )
 NUMBER = re.compile(r"\d+(\.\d+)?")
 

@@ -5,6 +5,12 @@ share is the 200 PATCHes inside the first ``windows`` emulator windows over what
 
 The default run uses 100 requests per 10 s (Composio's 600/min scaled to a 10 s window, so three
 windows take 30 s instead of three minutes); ``--rate-limit``/``--rate-window`` change it.
+
+The Starter measure runs rotator with its shipped defaults (``ROTATOR_RATE_LIMIT=auto``,
+``ROTATOR_RATE_LIMIT_SHARE`` 0.5) while the emulator announces (``X-RateLimit``,
+``X-RateLimit-Window-Size``) and enforces Composio's Starter limit, 2,000 per 60 s scaled to
+200 per 6 s (the same rate, two windows in 12 s); its share is the 200 PATCHes inside the
+windows over what half the announced limit allows.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from rotator.bench.options import Context
 from rotator.bench.report import Row, verdict
 from rotator.bench.workers import BenchError, Services, wait_for
 
-__all__ = ["DB", "TARGET", "measure_compliance"]
+__all__ = ["DB", "STARTER_DB", "TARGET", "measure_compliance", "measure_starter"]
 
 DB = 3
+STARTER_DB = 4
 TARGET = 0.9
 
 
@@ -32,23 +39,22 @@ def _supported() -> bool:
     return "rate_limit" in Settings.__dataclass_fields__
 
 
-def measure_compliance(ctx: Context) -> list[Row]:
+def _limited_run(
+    ctx: Context, env: dict[str, str], db: int, limit: tuple[int, float, int], backlog: list[str]
+) -> tuple[list[dict[str, Any]], float]:
+    """The emulator enforcing (and announcing) ``limit`` = (requests, per seconds, windows
+    observed), the backlog queued: (the PATCHes journalled until the workers stopped, the end of
+    the windows observed)."""
     from rotator.app import QUEUE, ROTATE_TASK
 
-    if not _supported():
-        raise BenchError("this rotator has no ROTATOR_RATE_LIMIT setting")
-    o, f = ctx.options, ctx.fleets["rotation"]
-    limit, window, windows = o.rate_limit, o.rate_window, o.rate_windows
-    backlog = list(f.nanoids[: limit * (windows + 1)])
-    if len(backlog) <= limit * windows:
-        raise BenchError(f"--configs must exceed {limit * windows} for this rate limit")
-    env = ctx.stack.env(prefix=f.prefix, db=DB, ROTATOR_RATE_LIMIT=f"{limit}/{window:g}s")
+    o = ctx.options
+    count, window, windows = limit
     emulator = ctx.stack.emulator
     emulator.clear_journal()
-    emulator.set_rate_limit(limit, window)
-    r = ctx.redis(DB)
+    emulator.set_rate_limit(count, window)
+    r = ctx.redis(db)
     try:
-        with Services(env, ctx.logdir, "ratelimit") as svc:
+        with Services(env, ctx.logdir, f"ratelimit-{db}") as svc:
             svc.start(o.workers, o.concurrency)
             svc.send(ROTATE_TASK, (([i], {"force": True, "version": None}) for i in backlog))
             wait_for("the first PATCH", lambda: bool(_patches(emulator.journal())), 60, 0.1)
@@ -62,9 +68,32 @@ def measure_compliance(ctx: Context) -> list[Row]:
     finally:
         emulator.set_rate_limit(None)
         r.close()
-    inside = [e for e in journal if e["time"] < end]
-    ok = sum(1 for e in inside if e.get("status") == 200)
-    refused = sum(1 for e in journal if e.get("status") == 429)
+    return journal, end
+
+
+def _counts(journal: list[dict[str, Any]], end: float) -> tuple[int, int]:
+    """(200 PATCHes inside the windows observed, 429s until the workers stopped)."""
+    ok = sum(1 for e in journal if e["time"] < end and e.get("status") == 200)
+    return ok, sum(1 for e in journal if e.get("status") == 429)
+
+
+def _refused_row(what: str, refused: int) -> Row:
+    return Row(
+        what, f"{refused}", "0 allowed", "target 0", verdict(refused == 0), {"rotator_429": refused}
+    )
+
+
+def measure_compliance(ctx: Context) -> list[Row]:
+    if not _supported():
+        raise BenchError("this rotator has no ROTATOR_RATE_LIMIT setting")
+    o, f = ctx.options, ctx.fleets["rotation"]
+    limit, window, windows = o.rate_limit, o.rate_window, o.rate_windows
+    backlog = list(f.nanoids[: limit * (windows + 1)])
+    if len(backlog) <= limit * windows:
+        raise BenchError(f"--configs must exceed {limit * windows} for this rate limit")
+    env = ctx.stack.env(prefix=f.prefix, db=DB, ROTATOR_RATE_LIMIT=f"{limit}/{window:g}s")
+    journal, end = _limited_run(ctx, env, DB, (limit, window, windows), backlog)
+    ok, refused = _counts(journal, end)
     allowed = limit * windows
     share = ok / allowed
     rate = ok / (windows * window)
@@ -82,12 +111,44 @@ def measure_compliance(ctx: Context) -> list[Row]:
             verdict(share >= TARGET),
             {"rotator_per_s": rate, "baseline_per_s": limit / window, "share": share},
         ),
+        _refused_row("429 answers during the rate-limit run", refused),
+    ]
+
+
+def measure_starter(ctx: Context) -> list[Row]:
+    """The shipped defaults (``ROTATOR_RATE_LIMIT=auto``, share 0.5) under an announced Starter
+    limit, 2,000 per 60 s scaled down to ``Options.starter_limit`` per ``starter_window``."""
+    from rotator.config import load_settings
+
+    o, f = ctx.options, ctx.fleets["rotation"]
+    limit, window, windows = o.starter_limit, o.starter_window, o.starter_windows
+    env = ctx.stack.env(prefix=f.prefix, db=STARTER_DB)
+    share = load_settings(env).rate_limit_share
+    allowed = share * limit * windows  # what rotator's share lets through in the windows
+    backlog = list(f.nanoids[: int(allowed) * 2])
+    if len(backlog) <= allowed:
+        raise BenchError(f"--configs must exceed {allowed:.0f} for the Starter measure")
+    journal, end = _limited_run(ctx, env, STARTER_DB, (limit, window, windows), backlog)
+    ok, refused = _counts(journal, end)
+    used = ok / allowed
+    rate = ok / (windows * window)
+    per_minute = limit * 60 / window
+    scaled = f"{limit} per {window:g} s" + (
+        f" (= {per_minute:,.0f} per 60 s, window scaled down)" if window != 60 else ""
+    )
+    ctx.note(
+        f"Starter limit: emulator announces and enforces {scaled}; rotator's defaults "
+        f"(auto, share {share:g}); {ok} PATCH 200s in {windows} windows, {len(journal)} "
+        f"PATCHes and {refused} 429s until the workers stopped"
+    )
+    return [
         Row(
-            "429 answers during the rate-limit run",
-            f"{refused}",
-            "0 allowed",
-            "target 0",
-            verdict(refused == 0),
-            {"rotator_429": refused},
+            f"Starter rate limit, defaults (auto, share {share:g}), {scaled}, {windows} windows",
+            f"{rate:.2f} PATCH/s = {used:.0%} of the share",
+            f"{share * limit / window:.2f} PATCH/s = {share:g} x the announced limit",
+            f"{used:.0%} (target >= {TARGET:.0%})",
+            verdict(used >= TARGET),
+            {"rotator_per_s": rate, "baseline_per_s": share * limit / window, "share": used},
         ),
+        _refused_row("Starter-limit 429 answers", refused),
     ]

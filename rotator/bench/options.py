@@ -24,6 +24,9 @@ class Options:
     rate_limit: int = 100  # requests per rate window: 100 per 10 s is 600/min scaled down
     rate_window: float = 10.0
     rate_windows: int = 3  # emulator windows observed
+    starter_limit: int = 200  # Composio's Starter 2,000 per 60 s, scaled to 200 per 6 s
+    starter_window: float = 6.0
+    starter_windows: int = 2
     sync_budget: float = 300.0  # seconds for the first sync of the sweep fleet
     quick: bool = False
 
@@ -41,6 +44,8 @@ class Options:
             rate_limit=min(self.rate_limit, 20),
             rate_window=min(self.rate_window, 2.0),
             rate_windows=min(self.rate_windows, 2),
+            starter_limit=min(self.starter_limit, 20),
+            starter_window=min(self.starter_window, 2.0),
         )
 
     @property

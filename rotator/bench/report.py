@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-__all__ = ["Row", "error_row", "machine_info", "print_report", "write_json"]
+__all__ = ["Row", "error_row", "machine_info", "print_report", "time_row", "write_json"]
 
 OK, MISS, ERROR = "ok", "MISS", "ERROR"
 
@@ -37,6 +37,22 @@ def error_row(measure: str, exc: BaseException) -> Row:
 
 def verdict(ok: bool) -> str:
     return OK if ok else MISS
+
+
+def time_row(
+    measure: str, n: int, seconds: float, baseline: float, *, versus: str, target: float
+) -> Row:
+    """rotator's seconds for ``n`` items against the baseline's (``versus`` says what it is):
+    lower is better, the ratio must stay within ``target``."""
+    ratio = seconds / baseline
+    return Row(
+        measure,
+        f"{seconds:.2f} s ({n / seconds:,.0f}/s)",
+        f"{baseline:.2f} s ({n / baseline:,.0f}/s) {versus}",
+        f"{ratio:.2f}x (target <= {target}x)",
+        verdict(ratio <= target),
+        {"rotator_s": seconds, "baseline_s": baseline, "ratio": ratio},
+    )
 
 
 def _cpu_model() -> str:

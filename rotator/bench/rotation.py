@@ -16,7 +16,7 @@ from typing import Any
 
 from rotator.bench.bare import run_bare_rotation
 from rotator.bench.options import Context
-from rotator.bench.report import Row, verdict
+from rotator.bench.report import Row, time_row
 from rotator.bench.seed import Fleet, write_versions
 from rotator.bench.workers import (
     BenchError,
@@ -27,14 +27,15 @@ from rotator.bench.workers import (
     wait_for,
 )
 
-__all__ = ["TARGET", "measure_rotation", "rotate_all"]
+__all__ = ["TARGET", "measure_rotation", "rotate_all", "stream_seconds"]
 
 TARGET = 1.3
 DB = 0
 ANNOUNCED = 100_000  # requests per minute the emulator announces in this phase
 
 
-def _stream_ms(entry_id: str) -> float:
+def stream_seconds(entry_id: str) -> float:
+    """A Redis stream entry ID's time (the server's clock, milliseconds) in seconds."""
     return int(entry_id.split("-", 1)[0]) / 1000
 
 
@@ -54,7 +55,7 @@ def rotate_all(svc: Services, r: Any, f: Fleet, version: int, timeout: float) ->
 
     wait_for(f"{n} rotations to be recorded at version {version}", done, timeout, step=0.02)
     entries = r.xrange(Keys.audit)
-    ends = [_stream_ms(i) for i, e in entries if e.get("outcome") == "succeeded"]
+    ends = [stream_seconds(i) for i, e in entries if e.get("outcome") == "succeeded"]
     others = sum(1 for _, e in entries if e.get("outcome") != "succeeded")
     return max(ends) - started, others
 
@@ -132,11 +133,5 @@ def measure_rotation(ctx: Context) -> Row:
         f"CPU per rotation, all processes: rotator {cpu.per_op(cpu.ours, o.reps * n)}; "
         f"bare loop {cpu.per_op(cpu.bare, o.reps * n)}"
     )
-    return Row(
-        f"full rotation, {n:,} configs ({o.workers} workers x {o.concurrency} threads)",
-        f"{t:.2f} s ({n / t:,.0f}/s)",
-        f"{b:.2f} s ({n / b:,.0f}/s) bare loop",
-        f"{t / b:.2f}x (target <= {TARGET}x)",
-        verdict(t / b <= TARGET),
-        {"rotator_s": t, "baseline_s": b, "ratio": t / b},
-    )
+    what = f"full rotation, {n:,} configs ({o.workers} workers x {o.concurrency} threads)"
+    return time_row(what, n, t, b, versus="bare loop", target=TARGET)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import click
 
-from rotator.bench.compliance import measure_compliance
+from rotator.bench.commands import measure_commands
+from rotator.bench.compliance import measure_compliance, measure_starter
 from rotator.bench.latency import measure_latency
 from rotator.bench.memory import measure_memory
 from rotator.bench.noop import measure_noop_sweep
@@ -32,10 +33,12 @@ Phase = Callable[[Context], Row | list[Row]]
 
 PHASES: list[tuple[str, Phase]] = [
     ("full rotation", measure_rotation),
-    ("peak worker RSS", measure_memory),
+    ("first sync and peak worker RSS", measure_memory),
     ("no-op sweep", measure_noop_sweep),
+    ("plan and status --json", measure_commands),
     ("detection latency", measure_latency),
     ("rate-limit compliance", measure_compliance),
+    ("Starter rate limit", measure_starter),
 ]
 
 

@@ -37,9 +37,12 @@ from rotator.trigger import Trigger, triggered_by
 from rotator.untrusted import plain
 
 if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
-    pass
+    from rotator.models import Binding
+    from rotator.runtime import Runtime
 
 __all__ = ["cli", "main"]
+
+PLAN_THREADS = 16  # Vault reads in flight for `plan`, as for `status` (Runtime.vault_versions)
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,34 +121,24 @@ def _print_plan(rows: list[dict[str, object]], *, verbose: bool) -> None:
             )
 
 
+def _plan_row(rt: Runtime, nanoid: str, binding: Binding) -> dict[str, object]:
+    try:
+        p = rt.service.plan(binding)
+    except RotatorError as exc:
+        reason = scrub(str(exc))
+        return {"auth_config_id": nanoid, "action": "error", "version": None, "reason": reason}
+    return {"auth_config_id": nanoid, "action": p.action, "version": p.version, "reason": p.reason}
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="List the ones in step too.")
 def plan(as_json: bool, verbose: bool) -> None:
     """Show what would be pushed and why; writes nothing."""
-    rows: list[dict[str, object]] = []
     with open_runtime() as rt:
         view = rt.catalog.view(fresh=True)
-        for nanoid, binding in view.bindings.items():
-            try:
-                p = rt.service.plan(binding)
-                rows.append(
-                    {
-                        "auth_config_id": nanoid,
-                        "action": p.action,
-                        "version": p.version,
-                        "reason": p.reason,
-                    }
-                )
-            except RotatorError as exc:
-                rows.append(
-                    {
-                        "auth_config_id": nanoid,
-                        "action": "error",
-                        "version": None,
-                        "reason": scrub(str(exc)),
-                    }
-                )
+        items = list(view.bindings.items())
+        rows = parallel(lambda item: _plan_row(rt, *item), items, PLAN_THREADS)
         rows += [
             {
                 "auth_config_id": nanoid,

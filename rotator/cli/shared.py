@@ -7,7 +7,7 @@ import contextvars
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 import structlog
@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
+R = TypeVar("R")
 log = structlog.get_logger("rotator.cli")
 
 
@@ -69,8 +71,9 @@ def pick_ids(rt: Runtime, ids: Sequence[str], all_: bool) -> list[str]:
     return view.ids()
 
 
-def parallel(fn: Callable[[str], Outcome], ids: list[str], concurrency: int) -> list[Outcome]:
-    """``fn`` over ``ids`` on threads, each call in a copy of the caller's context (its trigger)."""
+def parallel(fn: Callable[[T], R], ids: Sequence[T], concurrency: int) -> list[R]:
+    """``fn`` over ``ids`` on threads, in order, each call in a copy of the caller's context
+    (its trigger)."""
     ctx = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids) or 1))) as pool:
         return list(pool.map(lambda i: ctx.copy().run(fn, i), ids))
