@@ -107,7 +107,8 @@ class RotationService:
                 best_effort(lambda: self.state.extend_queue(nanoid, ttl=ttl))
                 return outcome
             outcome = self.give_up(outcome)
-        best_effort(lambda: self.state.release_queue(nanoid))
+        if outcome.result is not Result.SUCCEEDED:  # a success released it with its record
+            best_effort(lambda: self.state.release_queue(nanoid))
         return outcome
 
     def _gated(self, nanoid: str, call: _Call) -> Outcome:

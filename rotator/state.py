@@ -95,11 +95,12 @@ class StateStore:
         audit: Mapping[str, object],
         release: HeldLock | None = None,
     ) -> None:
-        """Record, audit and (with ``release``) release the lock in one round trip."""
+        """Record, audit, drop the sweep's dedupe key (the rotation is done) and (with
+        ``release``) release the lock, in one round trip."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(Keys.applied(nanoid))
         pipe.hset(Keys.applied(nanoid), mapping=flat(applied.__dict__))
-        pipe.delete(Keys.last_error(nanoid), Keys.failures(nanoid))
+        pipe.delete(Keys.last_error(nanoid), Keys.failures(nanoid), Keys.queued(nanoid))
         pipe.xadd(Keys.audit, flat(audit), maxlen=STREAM_MAXLEN, approximate=True)
         if release is not None:
             pipe.eval(RELEASE_LUA, 1, release.key, release.token)

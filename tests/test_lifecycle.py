@@ -143,3 +143,19 @@ def _grows_then_gives_up(stack: Stack, client: redis.Redis) -> None:
     assert entry["auth_config_id"] == "ac_g1"
     error = stack.rt.state.get_last_error("ac_g1")
     assert error is not None and error.kind == "exhausted"
+
+
+def test_a_queued_rotation_s_success_drops_the_dedupe_key_with_its_record(stack: Stack) -> None:
+    """The sweep's dedupe key goes in the same round trip as the success record (no separate
+    DEL); the applied version is there, and a later skip leaves no key behind either."""
+    stack.put("ac_d1", SECRET)
+    client = stack.rt.state.redis
+    client.set(Keys.queued("ac_d1"), "1", px=270_000)
+    out = stack.rt.service.rotate_queued("ac_d1", force=False, version=None, retries=0)
+    assert out.result == "succeeded"
+    assert client.exists(Keys.queued("ac_d1")) == 0
+    applied = stack.rt.state.get_applied("ac_d1")
+    assert applied is not None and applied.version == 1
+    client.set(Keys.queued("ac_d1"), "1", px=270_000)
+    again = stack.rt.service.rotate_queued("ac_d1", force=False, version=None, retries=0)
+    assert again.result == "skipped" and client.exists(Keys.queued("ac_d1")) == 0
