@@ -14,7 +14,7 @@ from rotator.catalog import ambiguous_error
 from rotator.errors import RotatorError
 from rotator.logs import scrub
 from rotator.plan import sweep_decision
-from rotator.runtime import Runtime
+from rotator.runtime import VAULT_READ_THREADS, Runtime
 from rotator.states import SweepAction
 
 __all__ = ["SweepSummary", "sweep"]
@@ -43,7 +43,9 @@ class SweepSummary:
     duration_ms: float
 
 
-def sweep(rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = 16) -> SweepSummary:
+def sweep(
+    rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = VAULT_READ_THREADS
+) -> SweepSummary:
     """Check every auth config once and queue those that need a rotation."""
     started = time.perf_counter()
     s = rt.settings

@@ -42,8 +42,6 @@ if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a comman
 
 __all__ = ["cli", "main"]
 
-PLAN_THREADS = 16  # Vault reads in flight for `plan`, as for `status` (Runtime.vault_versions)
-
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rotator")
@@ -135,10 +133,12 @@ def _plan_row(rt: Runtime, nanoid: str, binding: Binding) -> dict[str, object]:
 @click.option("--verbose", "-v", is_flag=True, help="List the ones in step too.")
 def plan(as_json: bool, verbose: bool) -> None:
     """Show what would be pushed and why; writes nothing."""
+    from rotator.runtime import VAULT_READ_THREADS
+
     with open_runtime() as rt:
         view = rt.catalog.view(fresh=True)
         items = list(view.bindings.items())
-        rows = parallel(lambda item: _plan_row(rt, *item), items, PLAN_THREADS)
+        rows = parallel(lambda item: _plan_row(rt, *item), items, VAULT_READ_THREADS)
         rows += [
             {
                 "auth_config_id": nanoid,

@@ -50,22 +50,24 @@ def beat(ctx: click.Context) -> None:
     _celery(["--quiet", "beat", *ctx.args])
 
 
+def _switch(nanoid: str | None, *, paused: bool) -> None:
+    with open_runtime() as rt:
+        (rt.state.pause if paused else rt.state.resume)(nanoid)
+    click.echo(f"{'paused' if paused else 'resumed'} {nanoid or 'all auth configs'}")
+
+
 @click.command()
 @click.argument("nanoid", required=False)
 def pause(nanoid: str | None) -> None:
     """Stop the sweep pushing (everything, or one NANOID); --force rotations still run."""
-    with open_runtime() as rt:
-        rt.state.pause(nanoid)
-    click.echo(f"paused {nanoid or 'all auth configs'}")
+    _switch(nanoid, paused=True)
 
 
 @click.command()
 @click.argument("nanoid", required=False)
 def resume(nanoid: str | None) -> None:
     """Undo ``pause`` (everything, or one NANOID)."""
-    with open_runtime() as rt:
-        rt.state.resume(nanoid)
-    click.echo(f"resumed {nanoid or 'all auth configs'}")
+    _switch(nanoid, paused=False)
 
 
 def redis_primary(rt: Runtime) -> str:
