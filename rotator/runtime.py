@@ -26,7 +26,7 @@ from rotator.verify import VerifyingComposio
 __all__ = ["Runtime", "build_runtime", "queue_ttl"]
 
 API_KEY_FIELD = "api_key"
-VAULT_READ_THREADS = 16  # Vault reads in flight for the sweep, `status` and `plan`
+READS_IN_FLIGHT = 16  # Vault reads in flight for the sweep, `status` and `plan`
 
 
 class VaultKeyProvider:
@@ -56,7 +56,7 @@ class Runtime:
     limiter: RateLimiter | None = None
 
     def vault_versions(
-        self, bindings: Mapping[str, Binding], threads: int = VAULT_READ_THREADS
+        self, bindings: Mapping[str, Binding], threads: int = READS_IN_FLIGHT
     ) -> dict[str, int | str]:
         """Each auth config's current Vault version (KV v2 metadata, ``threads`` at a time), or
         the reason Vault could not tell."""

@@ -14,7 +14,7 @@ from rotator.catalog import ambiguous_error
 from rotator.errors import RotatorError
 from rotator.logs import scrub
 from rotator.plan import sweep_decision
-from rotator.runtime import VAULT_READ_THREADS, Runtime
+from rotator.runtime import READS_IN_FLIGHT, Runtime
 from rotator.states import SweepAction
 
 __all__ = ["SweepSummary", "sweep"]
@@ -44,7 +44,7 @@ class SweepSummary:
 
 
 def sweep(
-    rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = VAULT_READ_THREADS
+    rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = READS_IN_FLIGHT
 ) -> SweepSummary:
     """Check every auth config once and queue those that need a rotation."""
     started = time.perf_counter()

@@ -133,12 +133,12 @@ def _plan_row(rt: Runtime, nanoid: str, binding: Binding) -> dict[str, object]:
 @click.option("--verbose", "-v", is_flag=True, help="List the ones in step too.")
 def plan(as_json: bool, verbose: bool) -> None:
     """Show what would be pushed and why; writes nothing."""
-    from rotator.runtime import VAULT_READ_THREADS
+    from rotator.runtime import READS_IN_FLIGHT
 
     with open_runtime() as rt:
         view = rt.catalog.view(fresh=True)
         items = list(view.bindings.items())
-        rows = parallel(lambda item: _plan_row(rt, *item), items, VAULT_READ_THREADS)
+        rows = parallel(lambda item: _plan_row(rt, *item), items, READS_IN_FLIGHT)
         rows += [
             {
                 "auth_config_id": nanoid,
