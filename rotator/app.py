@@ -16,15 +16,25 @@ from typing import Any, NoReturn
 import structlog
 from celery import Celery, signals
 
+from rotator.batching import Entry, chunks
 from rotator.config import Settings, load_settings
 from rotator.errors import ConfigError
 from rotator.liveness import liveness_step
 from rotator.logs import configure_logging
 from rotator.redis_conn import SOCKETS, celery_redis_config, verify_master
 
-__all__ = ["ROTATE_TASK", "SWEEP_TASK", "app", "celery_config", "settings"]
+__all__ = [
+    "ROTATE_BATCH_TASK",
+    "ROTATE_TASK",
+    "SWEEP_TASK",
+    "app",
+    "celery_config",
+    "send_batches",
+    "settings",
+]
 
 ROTATE_TASK = "rotator.rotate"
+ROTATE_BATCH_TASK = "rotator.rotate_batch"
 SWEEP_TASK = "rotator.sweep"
 QUEUE = "rotator"
 
@@ -175,3 +185,23 @@ def _bind(task_id: str, task: Any, args: Any = (), kwargs: Any = None, **_: Any)
 @signals.task_postrun.connect
 def _unbind(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
+
+
+def send_batches(
+    entries: list[Entry], *, most: int, keep: bool, version: int | None = None
+) -> list[tuple[list[str], str]]:
+    """Queue ``entries``: one ``rotator.rotate`` task each when few, else ``rotator.rotate_batch``
+    tasks of up to ``most`` (``rotator.batching``); ``keep``: store their results (``--wait``).
+    ``version`` (a rollback) goes with a lone rotation only. Returns (nanoids, task id) per task."""
+    sent: list[tuple[list[str], str]] = []
+    for batch in chunks(entries, most=most):
+        ids = [str(e.auth_config_id) for e in batch]
+        if len(batch) == 1:
+            kwargs = {**batch[0].wire(), "version": version}
+            del kwargs["auth_config_id"]
+            res = app.send_task(ROTATE_TASK, args=ids, kwargs=kwargs, ignore_result=not keep)
+        else:
+            wire = [e.wire() for e in batch]
+            res = app.send_task(ROTATE_BATCH_TASK, args=[wire], ignore_result=not keep)
+        sent.append((ids, str(res.id)))
+    return sent

@@ -30,6 +30,7 @@ __all__ = ["held_rotations", "liveness_step", "renew_interval"]
 log = structlog.get_logger("rotator.liveness")
 
 ROTATE_TASK = "rotator.rotate"
+ROTATE_BATCH_TASK = "rotator.rotate_batch"
 
 
 def renew_interval(visibility_timeout: float) -> float:
@@ -38,25 +39,26 @@ def renew_interval(visibility_timeout: float) -> float:
 
 
 def held_rotations(messages: Iterable[Any]) -> list[str]:
-    """The auth config ids of the ``rotator.rotate`` messages among ``messages`` (protocol 2:
-    the task name in the headers, ``[args, kwargs, embed]`` in the body); others are skipped."""
-    ids: list[str] = []
-    for message in messages:
-        nanoid = _rotation_of(message)
-        if nanoid is not None:
-            ids.append(nanoid)
-    return ids
+    """The auth config ids of the ``rotator.rotate`` and ``rotator.rotate_batch`` messages
+    among ``messages`` (protocol 2: the task name in the headers, ``[args, kwargs, embed]`` in
+    the body; every entry of a batch); others are skipped."""
+    return [nanoid for message in messages for nanoid in _rotations_of(message)]
 
 
-def _rotation_of(message: Any) -> str | None:
+def _rotations_of(message: Any) -> list[str]:
     try:
-        if (message.headers or {}).get("task") != ROTATE_TASK:
-            return None
+        task = (message.headers or {}).get("task")
+        if task not in {ROTATE_TASK, ROTATE_BATCH_TASK}:
+            return []
         args, kwargs, _ = message.decode()
-        nanoid = kwargs.get("auth_config_id") or (args[0] if args else None)
+        if task == ROTATE_BATCH_TASK:  # [entries]: each {"auth_config_id": ...}
+            entries = kwargs.get("entries") or (args[0] if args else [])
+            found = [e.get("auth_config_id") for e in entries if isinstance(e, dict)]
+        else:
+            found = [kwargs.get("auth_config_id") or (args[0] if args else None)]
     except Exception:  # a body that is not ours: nothing to renew for it
-        return None
-    return nanoid if isinstance(nanoid, str) else None
+        return []
+    return [nanoid for nanoid in found if isinstance(nanoid, str)]
 
 
 def _snapshot(delivered: Any) -> list[tuple[Any, Any]]:

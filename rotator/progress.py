@@ -8,7 +8,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from rotator.models import Outcome
 from rotator.states import Result
@@ -18,7 +18,7 @@ __all__ = ["LINE_EVERY", "summary_line", "wait_all"]
 LINE_EVERY = 5.0  # seconds between progress lines off a terminal
 POLL = 0.25
 
-Collect = Callable[[str, Any], Outcome]  # (nanoid, finished AsyncResult) -> outcome
+Poll = Callable[[], dict[str, Outcome]]  # -> the outcomes finished since the last call
 
 
 def summary_line(outcomes: Sequence[Outcome], seconds: float) -> str:
@@ -37,25 +37,23 @@ def _line(done: int, total: int, failed: int, started: float) -> str:
 
 
 def wait_all(
-    pending: dict[str, Any],
+    order: Sequence[str],
+    poll: Poll,
     *,
     timeout: float,
-    collect: Collect,
     late: Callable[[str], Outcome],
     err: TextIO | None = None,
 ) -> list[Outcome]:
-    """Poll ``pending`` (nanoid -> AsyncResult) until every one is ready or ``timeout``; the
-    outcomes keep ``pending``'s order; one not done in time is ``late(nanoid)``."""
+    """Call ``poll`` until every nanoid of ``order`` has an outcome or ``timeout``; the
+    outcomes keep ``order``; one not done in time is ``late(nanoid)``."""
     err = err or sys.stderr
-    total, order = len(pending), list(pending)
+    total = len(order)
     done: dict[str, Outcome] = {}
     started = time.monotonic()
     deadline = started + timeout
 
     def step() -> int:
-        for nanoid in [n for n in order if n not in done]:
-            if pending[nanoid].ready():
-                done[nanoid] = collect(nanoid, pending[nanoid])
+        done.update(poll())
         return sum(1 for o in done.values() if o.result is Result.FAILED)
 
     if err.isatty():

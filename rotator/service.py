@@ -17,14 +17,7 @@ import structlog
 from rotator.breaker import WAIT_REASON, Breaker, Hold, held
 from rotator.catalog import Catalog
 from rotator.errors import PermanentError, StateUnavailable, TransientError
-from rotator.models import (
-    AppliedState,
-    Binding,
-    Outcome,
-    Payload,
-    Plan,
-    SecretVersion,
-)
+from rotator.models import AppliedState, Binding, Outcome, Payload, Plan, SecretVersion
 from rotator.outcomes import (
     audit_entry,
     error_outcome,
@@ -95,12 +88,17 @@ class RotationService:
         return self._gated(nanoid, _Call(force, version, retries=0))
 
     def rotate_queued(
-        self, nanoid: str, *, force: bool, version: int | None, retries: int
+        self, nanoid: str, *, force: bool, version: int | None, retries: int, hold: bool = True
     ) -> Outcome:
         """One Celery delivery (``retries`` requeues so far). ``retry_later`` means: requeue in
         ``retry_in`` s (the dedupe key now outlives that); any other outcome is final (retries
-        ran out: dead-lettered) and releases the dedupe key."""
-        outcome = self.breaker.blocking(lambda: self._gated(nanoid, _Call(force, version, retries)))
+        ran out: dead-lettered) and releases the dedupe key. ``hold``: wait in this thread while
+        the open breaker holds the PATCH back (a batch's entry does not: it requeues at once)."""
+
+        def attempt() -> Outcome:
+            return self._gated(nanoid, _Call(force, version, retries))
+
+        outcome = self.breaker.blocking(attempt) if hold else attempt()
         if outcome.result is Result.RETRY_LATER:
             if retries < self._max_retries or outcome.reason == WAIT_REASON:
                 ttl = self._queue_ttl + (outcome.retry_in or 0.0)

@@ -193,6 +193,10 @@ class Settings:
         "consecutive permanent failures before quarantine; `0` = off")
     worker_concurrency: int = setting(
         "ROTATOR_WORKER_CONCURRENCY", Whole(1, 1024), 16, "worker threads")
+    batch_size: int = setting(
+        "ROTATOR_BATCH_SIZE", Whole(1, 1000), 25, "most auth configs one queued task carries "
+        "for `rotate --all` and the sweep (each still its own rotation; fewer when fewer than "
+        "64 x this are queued); `1` = one task per auth config")
     log_format: LogFormat = setting(
         "ROTATOR_LOG_FORMAT", Choice[LogFormat](("json", "console", "auto")), "auto",
         "`auto`: console on a TTY, else JSON")

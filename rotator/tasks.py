@@ -9,6 +9,7 @@ and outcomes only.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import asdict
@@ -18,7 +19,8 @@ import structlog
 from celery import Task
 from celery.signals import worker_shutting_down
 
-from rotator.app import ROTATE_TASK, SWEEP_TASK, app, settings
+from rotator.app import ROTATE_BATCH_TASK, ROTATE_TASK, SWEEP_TASK, app, send_batches, settings
+from rotator.batching import Entry, parse_entries
 from rotator.bindings import is_nanoid, nanoid_problem, shown
 from rotator.circuit import WAIT_REASON
 from rotator.errors import PermanentError, StateUnavailable
@@ -29,9 +31,8 @@ from rotator.states import Result
 from rotator.sweep import sweep as run_sweep
 from rotator.trigger import Trigger, parse_trigger, triggered_by
 
-__all__ = ["parse_rotate_args", "rotate", "runtime", "sweep"]
+__all__ = ["parse_rotate_args", "rotate", "rotate_batch", "runtime", "sweep"]
 
-log = structlog.get_logger("rotator.rotation")
 log = structlog.get_logger("rotator.tasks")
 
 _runtime: Runtime | None = None
@@ -69,6 +70,11 @@ def parse_rotate_args(auth_config_id: object, force: object, version: object) ->
     return None
 
 
+def _shown_id(raw: object) -> str:
+    """A message's auth config id as outcomes and logs name it: shortened unless a nanoid."""
+    return raw if isinstance(raw, str) and is_nanoid(raw) else shown(raw)
+
+
 def _reject(rt: Runtime, nanoid: str, problem: str) -> dict[str, Any]:
     """A message that can never run: rotation.failed and a dead-letter entry, no retry."""
     exc = PermanentError(f"{ROTATE_TASK} task arguments: {problem}")
@@ -95,8 +101,7 @@ def rotate(
     (optional: absent means ``send_task``) is recorded in the audit entry."""
     problem = parse_rotate_args(auth_config_id, force, version)
     if problem is not None:
-        shown_id = auth_config_id if is_nanoid(auth_config_id) else shown(auth_config_id)
-        return _reject(runtime(), shown_id, problem)
+        return _reject(runtime(), _shown_id(auth_config_id), problem)
     nanoid, waits = auth_config_id, max(int(breaker_waits or 0), 0)
     retries = max(int(self.request.retries or 0) - waits, 0)
     with (
@@ -108,12 +113,79 @@ def rotate(
         )
     if outcome.result is Result.RETRY_LATER:
         waits += outcome.reason == WAIT_REASON
-        kwargs: dict[str, object] = {"force": bool(force), "version": version}
-        kwargs["breaker_waits"] = waits
-        if trigger is not None:
-            kwargs["trigger"] = trigger
+        kwargs = _retry_kwargs(force=bool(force), version=version, waits=waits, trigger=trigger)
         raise self.retry(countdown=outcome.retry_in, kwargs=kwargs)
     return asdict(outcome)
+
+
+def _retry_kwargs(
+    *, force: bool, version: int | None, waits: int, trigger: str | None
+) -> dict[str, object]:
+    kwargs: dict[str, object] = {"force": force, "version": version, "breaker_waits": waits}
+    if trigger is not None:
+        kwargs["trigger"] = trigger
+    return kwargs
+
+
+@app.task(bind=True, name=ROTATE_BATCH_TASK, acks_late=True)
+def rotate_batch(self: Task, entries: object) -> dict[str, Any]:
+    """Rotate a batch of auth configs (``rotator.batching``) one after another in this thread,
+    each exactly as ``rotator.rotate`` would: its lock, pause check, plan, PATCH, record, log
+    line and audit entry. An entry that must try again later goes back to the broker alone, as
+    a ``rotator.rotate`` task with its countdown and one retry spent (a breaker wait spends
+    none); once the open breaker holds one back, the entries not yet tried go with it, with the
+    same countdown. Returns the final outcomes and ``requeued`` (nanoid -> task id)."""
+    rt = runtime()
+    parsed, problem = parse_entries(entries)
+    if problem is not None:
+        return {"outcomes": [_reject(rt, ROTATE_BATCH_TASK, problem)], "requeued": {}}
+    keep = not bool(getattr(self.request, "ignore_result", False))
+    outcomes: list[dict[str, Any]] = []
+    requeued: dict[str, str] = {}
+    hold: float | None = None  # the breaker's countdown, once it held an entry back
+    for entry in parsed:
+        problem = entry.problem or parse_rotate_args(entry.auth_config_id, entry.force, None)
+        nanoid = _shown_id(entry.auth_config_id)
+        if problem is not None:
+            outcomes.append(_reject(rt, nanoid, problem))
+            continue
+        if hold is not None:  # not tried: the breaker is open, wait as a single task
+            extend = functools.partial(
+                rt.state.extend_queue, nanoid, ttl=rt.settings.queue_ttl + hold
+            )
+            best_effort(extend)
+            requeued[nanoid] = _requeue(entry, hold, waits=1, keep=keep)
+            continue
+        try:
+            with triggered_by(parse_trigger(entry.trigger)):
+                outcome = rt.service.rotate_queued(
+                    nanoid, force=bool(entry.force), version=None, retries=0, hold=False
+                )
+        except Exception as exc:  # a defect: the rest of the batch still rotates; the dedupe
+            # key (if the sweep queued it) expires and the next sweep queues this one again
+            log.error("rotation.crashed", auth_config_id=nanoid, error=type(exc).__name__)
+            continue
+        if outcome.result is not Result.RETRY_LATER:
+            outcomes.append(asdict(outcome))
+            continue
+        waited = outcome.reason == WAIT_REASON
+        hold = outcome.retry_in if waited else None
+        requeued[nanoid] = _requeue(entry, outcome.retry_in or 0.0, waits=int(waited), keep=keep)
+    return {"outcomes": outcomes, "requeued": requeued}
+
+
+def _requeue(entry: Entry, countdown: float, *, waits: int, keep: bool) -> str:
+    """One entry of a batch as its own ``rotator.rotate`` task, as if it had been retried once."""
+    trigger = entry.trigger if isinstance(entry.trigger, str) else None
+    kwargs = _retry_kwargs(force=bool(entry.force), version=None, waits=waits, trigger=trigger)
+    sent = rotate.apply_async(
+        args=[entry.auth_config_id],
+        kwargs=kwargs,
+        countdown=countdown,
+        retries=1,
+        ignore_result=not keep,
+    )
+    return str(sent.id)
 
 
 @app.task(name=SWEEP_TASK, acks_late=True, ignore_result=True)
@@ -124,14 +196,17 @@ def sweep() -> dict[str, Any]:
     the audit stream and the log), so neither stores a Celery result: no result write per
     rotation and no result key kept in Redis for a day. ``rotate --wait`` still gets its own."""
     rt = runtime()
+    queued: list[Entry] = []
 
     def enqueue(nanoid: str, force: bool) -> None:
         trigger = Trigger.RESYNC if force else Trigger.SWEEP  # the sweep forces only a resync
-        kwargs = {"force": force, "trigger": trigger.value}
-        rotate.apply_async(args=[nanoid], kwargs=kwargs, ignore_result=True)
+        queued.append(Entry(nanoid, force, trigger.value))
 
     try:
-        return asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings)))
+        summary = asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings)))
     except StateUnavailable as exc:  # an outage or a failover: the next sweep tries again
         log.warning("sweep.redis_unavailable", error=str(exc))
-        return {"skipped": "redis_unavailable"}
+        summary = {"skipped": "redis_unavailable"}
+    # Sent even after an outage cut the sweep short: these hold their dedupe keys already.
+    send_batches(queued, most=rt.settings.batch_size, keep=False)
+    return summary

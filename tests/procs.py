@@ -166,8 +166,10 @@ class Procs:
         """Task ids ``proc`` logged as received but never as succeeded, retried or failed: the
         ones it was running (or held) when it died."""
         text = self.log_of[proc.pid].read_text(errors="replace")
-        received = set(re.findall(r"rotator\.rotate\[([0-9a-f-]+)\] received", text))
-        done = re.findall(r"rotator\.rotate\[([0-9a-f-]+)\] (?:succeeded|retry|raised)", text)
+        received = set(re.findall(r"rotator\.rotate(?:_batch)?\[([0-9a-f-]+)\] received", text))
+        done = re.findall(
+            r"rotator\.rotate(?:_batch)?\[([0-9a-f-]+)\] (?:succeeded|retry|raised)", text
+        )
         return received - set(done)
 
     def output(self) -> str:

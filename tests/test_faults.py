@@ -190,7 +190,7 @@ def test_workers_sigkilled_three_times_lose_nothing_and_duplicates_are_bounded(
     everyone = set().union(*cut_short)
     wait_until(
         "every task cut short by a kill redelivered and finished",
-        lambda: all(f"rotator.rotate[{t}] succeeded" in procs.output() for t in everyone),
+        lambda: all(f"[{t}] succeeded" in procs.output() for t in everyone),
         30,
     )
     counts = patch_counts(stack.emu)

@@ -148,7 +148,7 @@ def test_killed_worker_loses_nothing(
     # a task cut short after recording its success comes back only after the visibility timeout
     wait_until(
         "every task cut short by the kill redelivered and finished",
-        lambda: all(f"rotator.rotate[{t}] succeeded" in procs.output() for t in cut_short),
+        lambda: all(f"[{t}] succeeded" in procs.output() for t in cut_short),
         timeout=30,
     )
     procs.assert_clean()

@@ -15,6 +15,7 @@ from rotator.cli.check import check
 from rotator.cli.errors import OneLineGroup
 from rotator.cli.history import history
 from rotator.cli.inventory import inventory
+from rotator.cli.queued import queue_rotations
 from rotator.cli.service import SERVICE_COMMANDS
 from rotator.cli.shared import (
     EXIT_FAILED,
@@ -22,7 +23,6 @@ from rotator.cli.shared import (
     open_runtime,
     parallel,
     pick_ids,
-    queue_rotations,
 )
 from rotator.errors import RotatorError
 from rotator.logs import scrub

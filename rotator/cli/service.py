@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rotator.cli.shared import open_runtime, queue_rotations
+from rotator.cli.queued import queue_rotations
+from rotator.cli.shared import open_runtime
 from rotator.errors import ConfigError, RotatorError, StateUnavailable
 from rotator.logs import scrub
 from rotator.models import Outcome

@@ -1,5 +1,5 @@
 """What the ``rotator`` commands share: opening a runtime, exit codes, picking ids, running in
-parallel and the queued rotate path. Below the commands; imports none of them."""
+parallel. Below the commands; imports none of them."""
 
 from __future__ import annotations
 
@@ -16,9 +16,6 @@ from rotator.bindings import nanoid_problem
 from rotator.cli.errors import BadInput
 from rotator.config import load_settings
 from rotator.logs import configure_logging
-from rotator.models import Outcome
-from rotator.states import Result
-from rotator.trigger import Trigger
 from rotator.untrusted import plain
 
 if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
@@ -31,7 +28,6 @@ __all__ = [
     "open_runtime",
     "parallel",
     "pick_ids",
-    "queue_rotations",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -77,44 +73,3 @@ def parallel(fn: Callable[[T], R], ids: Sequence[T], concurrency: int) -> list[R
     ctx = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids) or 1))) as pool:
         return list(pool.map(lambda i: ctx.copy().run(fn, i), ids))
-
-
-def _outcome(nanoid: str, raw: object, fallback: str) -> Outcome:
-    final = (Result.SUCCEEDED, Result.SKIPPED, Result.FAILED, Result.UNVERIFIED)
-    if isinstance(raw, dict) and raw.get("result") in final:
-        fields = {k: v for k, v in raw.items() if k in Outcome.__dataclass_fields__}
-        return Outcome(**{**fields, "result": Result(raw["result"])})
-    return Outcome(auth_config_id=nanoid, result=Result.FAILED, reason=fallback)
-
-
-def queue_rotations(
-    ids: Sequence[str],
-    *,
-    force: bool,
-    version: int | None,
-    wait: bool,
-    timeout: float,
-    trigger: Trigger,
-) -> list[Outcome] | None:
-    """Send ``rotator.rotate`` for each id; with ``wait``, collect one outcome per id."""
-    from rotator.app import ROTATE_TASK, app
-
-    kwargs = {"force": force, "version": version, "trigger": trigger.value}
-    results = [app.send_task(ROTATE_TASK, args=[i], kwargs=kwargs) for i in ids]
-    if not wait:
-        for nanoid, res in zip(ids, results, strict=True):
-            click.echo(f"queued {plain(nanoid)} task {res.id}")
-        return None
-    from rotator.progress import wait_all
-
-    click.echo(f"queued {len(ids)} rotation(s); waiting up to {timeout:.0f}s", err=True)
-    return wait_all(
-        dict(zip(ids, results, strict=True)),
-        timeout=timeout,
-        collect=lambda n, res: _outcome(
-            n, res.get(timeout=5, propagate=False), f"task ended in state {res.state}"
-        ),
-        late=lambda n: Outcome(
-            auth_config_id=n, result=Result.RETRY_LATER, reason="not done in time"
-        ),
-    )

@@ -1,0 +1,136 @@
+"""Mass rotations in batches, for real (Redis, OpenBao, emulator, a worker subprocess):
+``rotate --all`` carries several auth configs per ``rotator.rotate_batch`` task, and each one
+is still its own rotation (one PATCH, one canonical line, one audit entry); an entry that must
+try again later is requeued alone; a hostile batch message rejects each bad entry alone.
+
+The workers log at DEBUG so that Celery's per-task "received" lines can be counted (the level
+changes no timing setting).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+
+from rotator.batching import SPREAD
+from rotator.emulator import Fault
+from tests.faults_support import events, patch_counts, seed
+from tests.helpers import Stack
+from tests.procs import Procs, assert_cli_ok, run_cli, wait_until
+
+FAILED_LINE = r'"event": "rotation\.failed"'
+
+
+def _debug(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "ROTATOR_LOG_FORMAT": "json", "ROTATOR_LOG_LEVEL": "DEBUG"}
+
+
+def _received(text: str, task: str) -> int:
+    """How many ``task`` messages the workers received (Celery's debug "received" lines)."""
+    return len(re.findall(rf"Task {re.escape(task)}\[[0-9a-f-]+\] received", text))
+
+
+def test_a_mass_rotation_is_batched_and_each_config_is_still_its_own_rotation(
+    stack: Stack, procs: Procs, celery_env: dict[str, str]
+) -> None:
+    """256 configs (4 per task: at least SPREAD tasks): 64 batch tasks and no single one, every
+    config PATCHed exactly once, one rotation.succeeded line and one audit entry each."""
+    ids = [f"ac_b{n:03d}" for n in range(SPREAD * 4)]
+    seed(stack, ids)
+    env = _debug(celery_env)
+    procs.env.update(env)
+    procs.worker("w1", 8)
+    res = run_cli(env, "rotate", "--all", "--wait", "--json", timeout=300)
+    assert_cli_ok(res)
+    rows = json.loads(res.stdout)
+    assert sorted(r["auth_config_id"] for r in rows) == ids
+    assert {r["result"] for r in rows} == {"succeeded"}
+    assert f"queued {len(ids)} rotation(s) in {SPREAD} tasks" in res.stderr
+    assert patch_counts(stack.emu) == dict.fromkeys(ids, 1)
+    text = procs.output()
+    assert _received(text, "rotator.rotate_batch") == SPREAD
+    assert _received(text, "rotator.rotate") == 0
+    lines = Counter(e["auth_config_id"] for e in events(text, "rotation.succeeded"))
+    assert lines == dict.fromkeys(ids, 1)
+    audited = Counter(e["auth_config_id"] for _, e in stack.rt.state.audit_events(2000))
+    assert audited == dict.fromkeys(ids, 1)
+    procs.assert_clean()
+
+
+def test_an_entry_that_must_try_again_is_requeued_alone_and_its_batch_goes_on(
+    stack: Stack, procs: Procs, celery_env: dict[str, str]
+) -> None:
+    """One config of a batch meets a 503: it alone comes back as a ``rotator.rotate`` task
+    with one retry spent and then succeeds; ``--wait`` follows it to that outcome; every other
+    config of its batch succeeds at the first try."""
+    ids = [f"ac_r{n:03d}" for n in range(SPREAD * 2)]  # 2 per task
+    seed(stack, ids)
+    unlucky = ids[7]
+    stack.emu.inject(Fault(status=503), nanoid=unlucky, times=1)
+    env = _debug(celery_env)
+    procs.env.update(env)
+    procs.worker("w1", 8)
+    res = run_cli(env, "rotate", "--all", "--wait", "--json", timeout=300)
+    assert_cli_ok(res)
+    rows = {r["auth_config_id"]: r for r in json.loads(res.stdout)}
+    assert {r["result"] for r in rows.values()} == {"succeeded"} and len(rows) == len(ids)
+    counts = patch_counts(stack.emu)
+    assert counts.pop(unlucky) == 2 and set(counts.values()) == {1}
+    text = procs.output()
+    assert _received(text, "rotator.rotate") == 1  # the requeued entry, and nothing else
+    [retrying] = events(text, "rotation.retrying")
+    assert retrying["auth_config_id"] == unlucky
+    [done] = [e for e in events(text, "rotation.succeeded") if e["auth_config_id"] == unlucky]
+    assert done["task_retries"] == 1
+    procs.assert_clean()
+
+
+def _send_batch(env: dict[str, str], entries: object) -> None:
+    """What a hostile or broken sender does: ``send_task`` by name with any argument."""
+    code = (
+        "import json, sys; from rotator.app import app; "
+        "app.send_task('rotator.rotate_batch', args=[json.loads(sys.argv[1])])"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, json.dumps(entries)],
+        env={**os.environ, **env},
+        check=True,
+        timeout=60,
+    )
+
+
+def test_a_hostile_batch_message_rejects_each_bad_entry_alone_and_rotates_the_rest(
+    stack: Stack, procs: Procs, celery_env: dict[str, str]
+) -> None:
+    """A batch with a non-nanoid, a string, a non-bool force and an unknown key: each bad entry
+    is one rotation.failed line and one dead letter naming what is wrong; the good entries
+    rotate; a message that is not a list is refused whole, in one line; the worker stays up."""
+    seed(stack, ["ac_h1", "ac_h2"])
+    procs.worker("w1", 4)
+    _send_batch(
+        celery_env,
+        [
+            {"auth_config_id": "ac_h1"},
+            {"auth_config_id": "../etc/passwd"},
+            "ac_h9",
+            {"auth_config_id": "ac_h8", "force": "yes"},
+            {"auth_config_id": "ac_h7", "\x1b[31m": 1},
+            {"auth_config_id": "ac_h2", "trigger": "sweep"},
+        ],
+    )
+    _send_batch(celery_env, {"auth_config_id": "ac_h1"})
+    wait_until("5 dead letters", lambda: len(stack.rt.state.dead_letters()) >= 5, 60)
+    wait_until("both good entries PATCHed", lambda: len(patch_counts(stack.emu)) == 2, 60)
+    assert patch_counts(stack.emu) == {"ac_h1": 1, "ac_h2": 1}
+    errors = sorted(e["error"] for _, e in stack.rt.state.dead_letters())
+    assert any("entries must be a list, not dict" in e for e in errors)
+    assert any("entry 2 must be an object, not str" in e for e in errors)
+    assert any("'../etc/passwd' is not a nanoid" in e for e in errors)
+    assert any("force 'yes' must be true or false" in e for e in errors)
+    assert any("entry 4 has unknown keys: '\\x1b[31m'" in e for e in errors)
+    assert "\x1b" not in procs.output()
+    procs.assert_clean(allowed=[FAILED_LINE])
