@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import structlog
@@ -187,21 +188,39 @@ def _unbind(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
 
 
-def send_batches(
-    entries: list[Entry], *, most: int, keep: bool, version: int | None = None
-) -> list[tuple[list[str], str]]:
-    """Queue ``entries``: one ``rotator.rotate`` task each when few, else ``rotator.rotate_batch``
-    tasks of up to ``most`` (``rotator.batching``); ``keep``: store their results (``--wait``).
-    ``version`` (a rollback) goes with a lone rotation only. Returns (nanoids, task id) per task."""
-    sent: list[tuple[list[str], str]] = []
+@dataclass(frozen=True)
+class Message:
+    """One task message that queues rotations: the task, its arguments, the configs it carries."""
+
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    nanoids: list[str]
+
+
+def batch_messages(entries: list[Entry], *, most: int, version: int | None = None) -> list[Message]:
+    """The messages that queue ``entries``: one ``rotator.rotate`` each when few, else
+    ``rotator.rotate_batch`` messages of up to ``most`` (``rotator.batching``). ``version`` (a
+    rollback) goes with a lone rotation only."""
+    out = []
     for batch in chunks(entries, most=most):
         ids = [str(e.auth_config_id) for e in batch]
         if len(batch) == 1:
             kwargs = {**batch[0].wire(), "version": version}
             del kwargs["auth_config_id"]
-            res = app.send_task(ROTATE_TASK, args=ids, kwargs=kwargs, ignore_result=not keep)
+            out.append(Message(ROTATE_TASK, ids, kwargs, ids))
         else:
-            wire = [e.wire() for e in batch]
-            res = app.send_task(ROTATE_BATCH_TASK, args=[wire], ignore_result=not keep)
-        sent.append((ids, str(res.id)))
+            out.append(Message(ROTATE_BATCH_TASK, [[e.wire() for e in batch]], {}, ids))
+    return out
+
+
+def send_batches(
+    entries: list[Entry], *, most: int, keep: bool, version: int | None = None
+) -> list[tuple[list[str], str]]:
+    """Queue ``entries`` (``batch_messages``); ``keep``: store their results (``--wait``).
+    Returns (nanoids, task id) per task sent."""
+    sent: list[tuple[list[str], str]] = []
+    for m in batch_messages(entries, most=most, version=version):
+        res = app.send_task(m.task, args=m.args, kwargs=m.kwargs, ignore_result=not keep)
+        sent.append((m.nanoids, str(res.id)))
     return sent

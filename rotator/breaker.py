@@ -119,9 +119,10 @@ class Breaker:
             raise RotatorError(f"circuit breaker {line}")
         return line
 
-    def admit(self) -> Admission:
-        """Closed: go. Open: go as the probe if this process wins the lease, else wait."""
-        seen = self.store.read()
+    def admit(self, seen: Circuit | None = None) -> Admission:
+        """Closed: go. Open: go as the probe if this process wins the lease, else wait.
+        ``seen``: the breaker as just read with other state (else it is read here)."""
+        seen = self.store.read() if seen is None else seen
         if not seen.open:
             return Admission(seen)
         probe_in = self.store.claim_probe(self._interval)

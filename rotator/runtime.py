@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from rotator.breaker import Breaker
-from rotator.catalog import Catalog
+from rotator.catalog import Catalog, CatalogView
 from rotator.composio import ComposioClient
 from rotator.config import Settings, load_fingerprint_key
 from rotator.errors import RotatorError
@@ -19,7 +19,7 @@ from rotator.ratelimit import RateLimiter
 from rotator.service import RotationService
 from rotator.state import StateStore
 from rotator.state_circuit import CircuitStore
-from rotator.status import StatusRow, ambiguous_row, status_rows
+from rotator.status import StatusRow, status_rows
 from rotator.vault import VaultClient
 from rotator.verify import VerifyingComposio
 
@@ -72,19 +72,21 @@ class Runtime:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return dict(pool.map(one, bindings.items()))
 
-    def status_rows(self) -> list[StatusRow]:
-        """One status row per auth config: Vault's current version against the stored state
-        (Redis read in one pipeline for all of them)."""
-        view = self.catalog.view(fresh=True)
-        rows = status_rows(
+    def status_rows(
+        self, view: CatalogView | None = None, versions: Mapping[str, int | str] | None = None
+    ) -> list[StatusRow]:
+        """One status row per auth config, sorted: Vault's current version (read now, unless
+        ``versions`` are given) against the stored state (Redis read in one pipeline for all
+        of them). ``view``: the catalogue to use (else listed now)."""
+        view = self.catalog.view(fresh=True) if view is None else view
+        return status_rows(
             view.bindings,
-            self.vault_versions(view.bindings),
+            versions if versions is not None else self.vault_versions(view.bindings),
             self.state.stored(list(view.bindings)),
             paused=self.state.paused(),
             quarantine_after=self.settings.quarantine_after,
+            conflicts=view.conflicts,
         )
-        rows += [ambiguous_row(n, paths) for n, paths in view.conflicts.items()]
-        return sorted(rows, key=lambda r: r.auth_config_id)
 
     def close(self) -> None:
         self.composio.close()

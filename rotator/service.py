@@ -70,18 +70,14 @@ class RotationService:
         self._rand = rand
         self.breaker = breaker
 
-    def plan(self, binding: Binding, *, force: bool = False, version: int | None = None) -> Plan:
-        """What ``rotate`` would do now, with no writes (for ``rotator plan``)."""
-        secret = self.vault.read_secret(binding.mount, binding.path, version=version)
+    def plan(self, binding: Binding, applied: AppliedState | None, *, force: bool = False) -> Plan:
+        """What ``rotate`` would do now against ``applied`` (read by the caller: ``rotator
+        plan`` reads every one in one round trip), with no writes."""
+        secret = self.vault.read_secret(binding.mount, binding.path)
         payload = extract_payload(binding, secret)
         register_values(payload)
-        return decide(
-            version=secret.version,
-            fingerprint=fingerprint(payload, self._key),
-            applied=self.state.get_applied(binding.auth_config_id),
-            force=force,
-            rollback=version is not None,
-        )
+        fp = fingerprint(payload, self._key)
+        return decide(version=secret.version, fingerprint=fp, applied=applied, force=force)
 
     def rotate(self, nanoid: str, *, force: bool = False, version: int | None = None) -> Outcome:
         """Inline (CLI, replay, demo): the pause gate, then one attempt; safe to repeat."""
@@ -142,7 +138,7 @@ class RotationService:
             lock = begun.held()
         except TransientError as exc:
             return self._transient(nanoid, binding, None, exc, call)
-        return self._rotate(binding, lock, begun.applied, call)
+        return self._rotate(binding, lock, begun, call)
 
     def _paused(self, nanoid: str, call: _Call) -> Outcome:
         """A paused, non-forced rotation: nothing read, nothing pushed; logged and audited."""
@@ -152,11 +148,9 @@ class RotationService:
         log.info("rotation.skipped", **log_fields(outcome))
         return outcome
 
-    def _rotate(
-        self, b: Binding, lock: HeldLock, applied: AppliedState | None, call: _Call
-    ) -> Outcome:
+    def _rotate(self, b: Binding, lock: HeldLock, begun: Begun, call: _Call) -> Outcome:
         secret: SecretVersion | None = None
-        if (gate := self.breaker.admit()).wait is not None:  # open: no Vault read, no PATCH
+        if (gate := self.breaker.admit(begun.circuit)).wait is not None:  # open: no read, no PATCH
             return held(b, None, Hold(gate.wait), call.started)
         try:
             secret = self.vault.read_secret(b.mount, b.path, version=call.version)
@@ -166,7 +160,7 @@ class RotationService:
             plan = decide(
                 version=secret.version,
                 fingerprint=fp,
-                applied=applied,
+                applied=begun.applied,
                 force=call.force,
                 rollback=call.version is not None,
             )

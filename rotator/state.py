@@ -15,6 +15,7 @@ import redis
 from redis.lock import Lock
 
 from rotator import redis_conn
+from rotator.circuit import decode
 from rotator.errors import LockBusy
 from rotator.models import AppliedState, Brief, LastError, Secret, StoredState
 from rotator.state_codec import applied_from, flat, last_error_from, opt_int
@@ -66,15 +67,16 @@ class StateStore:
 
     @translated
     def begin(self, nanoid: str, *, ttl: float) -> Begun:
-        """One round trip: the pause switches, the lock (``SET NX PX``, a random token) and,
-        after it in the same pipeline, the applied state."""
+        """One round trip: the pause switches, the lock (``SET NX PX``, a random token), after
+        it in the same pipeline the applied state, and the fleet breaker."""
         token = uuid.uuid4().hex
         pipe = self.redis.pipeline(transaction=False)
         pipe.exists(Keys.paused)
         pipe.sismember(Keys.paused_ids, nanoid)
         pipe.set(Keys.lock(nanoid), token, nx=True, px=max(1, int(ttl * 1000)))
         pipe.hgetall(Keys.applied(nanoid))
-        everything, one, took, applied = pipe.execute()
+        pipe.get(Keys.circuit)  # the fleet breaker: read here, not in a round trip of its own
+        everything, one, took, applied, circuit = pipe.execute()
         lock = None
         if took:
             lock = HeldLock.adopt(self.redis, Keys.lock(nanoid), token, ttl=ttl, nanoid=nanoid)
@@ -84,6 +86,7 @@ class StateStore:
             lock=lock,
             applied=applied_from(applied) if took else None,
             lock_ttl=ttl,
+            circuit=decode(circuit),
         )
 
     @translated
@@ -219,17 +222,17 @@ class StateStore:
         everything, ids = pipe.execute()
         return bool(everything), set(ids)
 
-    @translated
-    def is_paused(self, nanoid: str) -> bool:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.exists(Keys.paused)
-        pipe.sismember(Keys.paused_ids, nanoid)
-        return any(pipe.execute())
-
-    @translated
     def claim_queue(self, nanoid: str, *, ttl: float) -> bool:
         """Mark an auth config as queued; False when it already is (the sweep's dedupe key)."""
-        return bool(self.redis.set(Keys.queued(nanoid), "1", nx=True, px=int(ttl * 1000)))
+        return bool(self.claim_queues([nanoid], ttl=ttl))
+
+    @translated
+    def claim_queues(self, nanoids: list[str], *, ttl: float) -> list[str]:
+        """``claim_queue`` for many in one round trip: those now claimed, in order."""
+        pipe = self.redis.pipeline(transaction=False)
+        for nanoid in nanoids:
+            pipe.set(Keys.queued(nanoid), "1", nx=True, px=int(ttl * 1000))
+        return [n for n, took in zip(nanoids, pipe.execute(), strict=True) if took]
 
     @translated
     def extend_queue(self, nanoid: str, *, ttl: float) -> None:

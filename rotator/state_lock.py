@@ -15,6 +15,7 @@ import structlog
 from redis.exceptions import LockError
 from redis.lock import Lock
 
+from rotator.circuit import CLOSED, Circuit
 from rotator.errors import LockBusy, StateUnavailable
 from rotator.models import AppliedState
 
@@ -159,13 +160,15 @@ class HeldLock:
 @dataclass(frozen=True)
 class Begun:
     """What a rotation learns in its first round trip: paused?, the lock (None: another
-    rotation holds it), and the applied state (read under the lock; None without it)."""
+    rotation holds it), the applied state (read under the lock; None without it) and the
+    breaker."""
 
     nanoid: str
     paused: bool
     lock: HeldLock | None
     applied: AppliedState | None
     lock_ttl: float
+    circuit: Circuit = CLOSED  # the fleet breaker as read in the same round trip
 
     def held(self) -> HeldLock:
         if self.lock is None:

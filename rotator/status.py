@@ -87,8 +87,10 @@ def status_rows(
     *,
     paused: tuple[bool, set[str]],
     quarantine_after: int,
+    conflicts: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[StatusRow]:
-    """Every auth config's row; ``versions`` holds Vault's version, or why Vault could not tell."""
+    """Every auth config's row, sorted by id; ``versions`` holds Vault's version, or why Vault
+    could not tell; ``conflicts``: nanoids found at several paths (an ``ambiguous_row`` each)."""
     everything_paused, paused_ids = paused
     rows = []
     for nanoid, b in bindings.items():
@@ -113,7 +115,8 @@ def status_rows(
                 ),
             )
         )
-    return rows
+    rows += [ambiguous_row(n, paths) for n, paths in (conflicts or {}).items()]
+    return sorted(rows, key=lambda r: r.auth_config_id)
 
 
 def ambiguous_row(auth_config_id: str, paths: tuple[str, ...]) -> StatusRow:

@@ -13,7 +13,7 @@ import structlog
 from rotator.catalog import ambiguous_error
 from rotator.errors import RotatorError
 from rotator.logs import scrub
-from rotator.plan import sweep_decision
+from rotator.plan import SweepDecision, sweep_decision
 from rotator.runtime import READS_IN_FLIGHT, Runtime
 from rotator.states import SweepAction
 
@@ -62,6 +62,7 @@ def sweep(
     errors = len(view.problems)
     ambiguous = _ambiguous(rt, view.conflicts, enqueue, queue_ttl=queue_ttl)
     now = time.time()
+    due: list[tuple[str, SweepDecision, int]] = []
     for nanoid in ids:
         version = versions[nanoid]
         if isinstance(version, str):
@@ -82,8 +83,11 @@ def sweep(
         )
         if decision.action is not SweepAction.QUEUE:
             counts[_SKIP_COUNTS[decision.action]] += 1
-            continue
-        if not rt.state.claim_queue(nanoid, ttl=queue_ttl):
+        else:
+            due.append((nanoid, decision, version))
+    claimed = set(rt.state.claim_queues([n for n, _, _ in due], ttl=queue_ttl))  # one round trip
+    for nanoid, decision, version in due:
+        if nanoid not in claimed:
             counts["already_queued"] += 1
             continue
         enqueue(nanoid, decision.force)

@@ -134,7 +134,8 @@ def rotate_batch(self: Task, entries: object) -> dict[str, Any]:
     line and audit entry. An entry that must try again later goes back to the broker alone, as
     a ``rotator.rotate`` task with its countdown and one retry spent (a breaker wait spends
     none); once the open breaker holds one back, the entries not yet tried go with it, with the
-    same countdown. Returns the final outcomes and ``requeued`` (nanoid -> task id)."""
+    same countdown. A worker shutting down hands the entries it has not started back at once,
+    as single tasks. Returns the final outcomes and ``requeued`` (nanoid -> task id)."""
     rt = runtime()
     parsed, problem = parse_entries(entries)
     if problem is not None:
@@ -143,21 +144,27 @@ def rotate_batch(self: Task, entries: object) -> dict[str, Any]:
     outcomes: list[dict[str, Any]] = []
     requeued: dict[str, str] = {}
     hold: float | None = None  # the breaker's countdown, once it held an entry back
+    stopping = rt.service.breaker.stopping  # a warm shutdown waits for one rotation, not all
     for entry in parsed:
         problem = entry.problem or parse_rotate_args(entry.auth_config_id, entry.force, None)
         nanoid = _shown_id(entry.auth_config_id)
         if problem is not None:
             outcomes.append(_reject(rt, nanoid, problem))
             continue
-        if hold is not None:  # not tried: the breaker is open, wait as a single task
+        if hold is not None or stopping.is_set():  # not tried: goes back as a single task
+            countdown = hold or 0.0
             extend = functools.partial(
-                rt.state.extend_queue, nanoid, ttl=rt.settings.queue_ttl + hold
+                rt.state.extend_queue, nanoid, ttl=rt.settings.queue_ttl + countdown
             )
             best_effort(extend)
-            requeued[nanoid] = _requeue(entry, hold, waits=1, keep=keep)
+            spent = 1 if hold is not None else 0  # a breaker wait; a shutdown: a new delivery
+            requeued[nanoid] = _requeue(entry, countdown, waits=spent, keep=keep, retries=spent)
             continue
         try:
-            with triggered_by(parse_trigger(entry.trigger)):
+            with (
+                structlog.contextvars.bound_contextvars(task_retries=0),
+                triggered_by(parse_trigger(entry.trigger)),
+            ):
                 outcome = rt.service.rotate_queued(
                     nanoid, force=bool(entry.force), version=None, retries=0, hold=False
                 )
@@ -174,15 +181,16 @@ def rotate_batch(self: Task, entries: object) -> dict[str, Any]:
     return {"outcomes": outcomes, "requeued": requeued}
 
 
-def _requeue(entry: Entry, countdown: float, *, waits: int, keep: bool) -> str:
-    """One entry of a batch as its own ``rotator.rotate`` task, as if it had been retried once."""
+def _requeue(entry: Entry, countdown: float, *, waits: int, keep: bool, retries: int = 1) -> str:
+    """One entry of a batch as its own ``rotator.rotate`` task, as if it had been retried
+    ``retries`` times (``waits`` of them breaker waits, which spend no retry)."""
     trigger = entry.trigger if isinstance(entry.trigger, str) else None
     kwargs = _retry_kwargs(force=bool(entry.force), version=None, waits=waits, trigger=trigger)
     sent = rotate.apply_async(
         args=[entry.auth_config_id],
         kwargs=kwargs,
         countdown=countdown,
-        retries=1,
+        retries=retries,
         ignore_result=not keep,
     )
     return str(sent.id)

@@ -17,10 +17,12 @@ from rich.text import Text
 
 from rotator.render import colour
 from rotator.runtime import Runtime
+from rotator.states import RowState
 from rotator.status import StatusRow
 from rotator.untrusted import markup
+from rotator.watch_feed import Feed
 
-__all__ = ["render_watch", "watch_status"]
+__all__ = ["render_watch", "shown_rows", "watch_status"]
 
 
 def _header(rows: Sequence[StatusRow], sweep: dict[str, str], interval: float, now: float) -> Text:
@@ -41,6 +43,14 @@ def _header(rows: Sequence[StatusRow], sweep: dict[str, str], interval: float, n
     return text
 
 
+def shown_rows(rows: Sequence[StatusRow], limit: int | None) -> list[StatusRow]:
+    """Up to ``limit`` rows, those that need attention first (in step last), each group in id
+    order: a terminal shows a 10,000-config fleet's problems, not its first 40 ids."""
+    if limit is None or len(rows) <= limit:
+        return list(rows)
+    return sorted(rows, key=lambda r: r.state == RowState.SYNCED)[: max(limit, 0)]
+
+
 def render_watch(
     rows: Sequence[StatusRow],
     sweep: dict[str, str],
@@ -48,16 +58,20 @@ def render_watch(
     interval: float,
     now: float,
     breaker: str = "closed",
+    limit: int | None = None,
+    vault_age: float | None = None,
 ) -> Group:
     """One frame: a two-line header (three while the circuit breaker is open) and a compact
-    table (fits 80 columns)."""
+    table (fits 80 columns) of up to ``limit`` rows, then how many more there are.
+    ``vault_age``: seconds since the oldest Vault version shown was read."""
     table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False)
     table.add_column("auth config", no_wrap=True, overflow="ellipsis", max_width=22)
     table.add_column("state", no_wrap=True, width=11)
     table.add_column("vault", justify="right", width=5)
     table.add_column("appl", justify="right", width=5)
     table.add_column("last error", no_wrap=True, overflow="ellipsis", max_width=30)
-    for r in rows:
+    shown = shown_rows(rows, limit)
+    for r in shown:
         err = r.last_error or ""
         if r.last_error_status or r.last_error_slug:
             err = f"{r.last_error_status or ''} {r.last_error_slug or ''} {err}".strip()
@@ -69,37 +83,69 @@ def render_watch(
             markup(err),
         )
     header = _header(rows, sweep, interval, now)
+    if vault_age is not None and vault_age >= 1:
+        header.append(f"\nVault versions read up to {vault_age:.0f}s ago (rolling)")
     if breaker != "closed":
         header.append(f"\ncircuit breaker {breaker}", style="bold red")
+    more = len(rows) - len(shown)
+    if more:
+        in_step = sum(r.state == RowState.SYNCED for r in rows) - sum(
+            r.state == RowState.SYNCED for r in shown
+        )
+        tail = Text(f"... {more} more ({in_step} in step): rotator status --json lists all")
+        return Group(header, table, tail)
     return Group(header, table)
 
 
-def _frame(rt: Runtime) -> Group:
+OFF_TERMINAL_ROWS = 200  # rows per printed frame when stdout is not a terminal
+
+
+def _frame(rt: Runtime, feed: Feed, limit: int) -> Group:
+    rows = feed.rows()
     return render_watch(
-        rt.status_rows(),
+        rows,
         rt.state.last_sweep(),
         interval=rt.settings.sweep_interval,
         now=time.time(),
         breaker=rt.service.breaker.describe(),
+        limit=limit,
+        vault_age=feed.oldest_read(),
     )
 
 
 def watch_status(rt: Runtime, *, interval: float, iterations: int | None = None) -> None:
-    """Refresh until Ctrl-C (or ``iterations`` frames); on a non-terminal, print each frame."""
+    """Refresh until Ctrl-C (or ``iterations`` frames); on a non-terminal, print each frame.
+    Each refresh spends at most half the interval re-reading Vault (``rotator.watch_feed``)."""
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 80)
+    feed = Feed(rt, budget=interval / 2)
     count = 0
+    tick = _Ticker(interval)
     try:
         if console.is_terminal:
-            with Live(_frame(rt), console=console, auto_refresh=False) as live:
+            limit = max(10, console.height - 8)
+            with Live(_frame(rt, feed, limit), console=console, auto_refresh=False) as live:
                 while iterations is None or count < iterations:
-                    time.sleep(interval)
-                    live.update(_frame(rt), refresh=True)
+                    tick.wait()
+                    live.update(_frame(rt, feed, limit), refresh=True)
                     count += 1
         else:
             while iterations is None or count < iterations:
-                console.print(_frame(rt))
+                console.print(_frame(rt, feed, OFF_TERMINAL_ROWS))
                 count += 1
                 if iterations is None or count < iterations:
-                    time.sleep(interval)
+                    tick.wait()
     except KeyboardInterrupt:
         return
+
+
+class _Ticker:
+    """Frames every ``interval`` seconds from the first, whatever a frame took (a slow one is
+    followed at once by the next, never by a burst)."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._next = time.monotonic() + interval
+
+    def wait(self) -> None:
+        time.sleep(max(0.0, self._next - time.monotonic()))
+        self._next = max(self._next, time.monotonic()) + self._interval

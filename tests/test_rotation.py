@@ -199,3 +199,21 @@ def test_shared_credentials_and_default_type_reach_composio(stack: Stack) -> Non
     assert stack.rt.service.rotate("ac_d1").result == "succeeded"
     assert stack.emu.shared_credentials("ac_d1") == {"api_key": "sk-d1"}
     assert stack.emu.patches("ac_d1")[0].fields == {"shared_credentials": ["api_key"]}
+
+
+def test_a_rotation_reads_the_breaker_with_its_first_round_trip_not_after_it(
+    stack: Stack,
+) -> None:
+    """The breaker comes with ``begin``'s pipeline: a rotation in step sends two GETs in all
+    (the breaker's, in that pipeline, and the one in the lock-release script), none of its own
+    for the breaker."""
+    stack.put("ac_gh9", {"credentials": {"client_secret": "sec-rt"}})
+    assert stack.rt.service.rotate("ac_gh9").result == "succeeded"
+    r = stack.rt.state.redis
+
+    def gets() -> int:
+        return int(r.info("commandstats").get("cmdstat_get", {}).get("calls", 0))
+
+    before = gets()
+    assert stack.rt.service.rotate("ac_gh9").result == "skipped"
+    assert gets() - before == 2

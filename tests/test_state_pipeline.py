@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from rotator.circuit import Cause, Circuit, encode
 from rotator.errors import LockBusy
 from rotator.models import AppliedState
 from rotator.state import Keys, StateStore
+from rotator.states import CircuitState
 
 
 @pytest.fixture
@@ -76,3 +78,18 @@ def test_record_success_leaves_a_lock_someone_else_took(store: StateStore) -> No
     store.redis.set(Keys.lock("ac_b6"), "someone-else")
     store.record_success("ac_b6", _applied(5), audit={"outcome": "succeeded"}, release=lock)
     assert store.redis.get(Keys.lock("ac_b6")) == "someone-else"
+
+
+def test_begin_reads_the_fleet_breaker_in_the_same_round_trip(store: StateStore) -> None:
+    """The breaker comes with begin's pipeline: an open breaker reads as open, a missing or
+    garbled value as closed (fail open), with no GET of its own afterwards."""
+    assert not store.begin("ac_b7", ttl=5).circuit.open
+    opened = Circuit(CircuitState.OPEN, Cause.KEY_REJECTED, 1.0, ("ac_x",))
+    store.redis.set(Keys.circuit, encode(opened))
+    before = _commands(store)
+    begun = store.begin("ac_b8", ttl=5)
+    # INFO once; EXISTS, SISMEMBER, SET, HGETALL and the breaker's GET in one pipeline
+    assert _commands(store) - before == 1 + 5
+    assert begun.circuit == opened
+    store.redis.set(Keys.circuit, "{not json")
+    assert not store.begin("ac_b9", ttl=5).circuit.open

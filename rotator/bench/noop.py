@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,18 +21,27 @@ from rotator.bench.report import Row, time_row
 from rotator.bench.seed import MOUNT
 from rotator.bench.workers import BenchError
 
-__all__ = ["TARGET", "bare_metadata_reads", "measure_noop_sweep"]
+__all__ = ["TARGET", "bare_data_reads", "bare_metadata_reads", "measure_noop_sweep"]
 
 TARGET = 1.2
 
 
 def bare_metadata_reads(vault: Any, paths: list[str], threads: int) -> float:
     """The baseline: one KV v2 metadata read per path, ``threads`` at a time; seconds taken."""
+    return _bare(lambda p: vault.current_version(MOUNT, p), paths, threads, "metadata")
+
+
+def bare_data_reads(vault: Any, paths: list[str], threads: int) -> float:
+    """One KV v2 read of each path's latest version (what ``rotator plan`` reads); seconds."""
+    return _bare(lambda p: vault.read_secret(MOUNT, p), paths, threads, "data")
+
+
+def _bare(read: Callable[[str], object], paths: list[str], threads: int, what: str) -> float:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        versions = list(pool.map(lambda p: vault.current_version(MOUNT, p), paths))
-    if len(versions) != len(paths):
-        raise BenchError("bare metadata reads: some paths were not read")
+        done = list(pool.map(read, paths))
+    if len(done) != len(paths):
+        raise BenchError(f"bare {what} reads: some paths were not read")
     return time.perf_counter() - started
 
 

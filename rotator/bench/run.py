@@ -25,6 +25,7 @@ from rotator.bench.report import Row, error_row, machine_info, print_report, wri
 from rotator.bench.rotation import measure_rotation
 from rotator.bench.seed import write_versions
 from rotator.bench.stack import BenchStack
+from rotator.bench.watchframe import measure_watch
 from rotator.sandbox.processes import SandboxError
 
 __all__ = ["PHASES", "run_bench"]
@@ -36,6 +37,7 @@ PHASES: list[tuple[str, Phase]] = [
     ("first sync and peak worker RSS", measure_memory),
     ("no-op sweep", measure_noop_sweep),
     ("plan and status --json", measure_commands),
+    ("status --watch", measure_watch),
     ("detection latency", measure_latency),
     ("rate-limit compliance", measure_compliance),
     ("Starter rate limit", measure_starter),

@@ -138,9 +138,13 @@ class Services:
 
     def send(self, task: str, calls: Iterable[tuple[list[Any], dict[str, Any]]]) -> int:
         """Queue ``task`` once per (args, kwargs), over one broker connection; how many sent."""
+        return self.send_messages((task, args, kwargs) for args, kwargs in calls)
+
+    def send_messages(self, messages: Iterable[tuple[str, list[Any], dict[str, Any]]]) -> int:
+        """Queue each (task, args, kwargs), over one broker connection; how many sent."""
         sent = 0
         with self.sender.producer_or_acquire() as producer:
-            for args, kwargs in calls:
+            for task, args, kwargs in messages:
                 self.sender.send_task(task, args=args, kwargs=kwargs, producer=producer)
                 sent += 1
         return sent

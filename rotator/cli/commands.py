@@ -37,7 +37,7 @@ from rotator.trigger import Trigger, triggered_by
 from rotator.untrusted import plain
 
 if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
-    from rotator.models import Binding
+    from rotator.models import AppliedState, Binding
     from rotator.runtime import Runtime
 
 __all__ = ["cli", "main"]
@@ -119,9 +119,11 @@ def _print_plan(rows: list[dict[str, object]], *, verbose: bool) -> None:
             )
 
 
-def _plan_row(rt: Runtime, nanoid: str, binding: Binding) -> dict[str, object]:
+def _plan_row(
+    rt: Runtime, nanoid: str, binding: Binding, applied: AppliedState | None
+) -> dict[str, object]:
     try:
-        p = rt.service.plan(binding)
+        p = rt.service.plan(binding, applied)
     except RotatorError as exc:
         reason = scrub(str(exc))
         return {"auth_config_id": nanoid, "action": "error", "version": None, "reason": reason}
@@ -137,7 +139,8 @@ def plan(as_json: bool, verbose: bool) -> None:
 
     with open_runtime() as rt:
         view = rt.catalog.view(fresh=True)
-        items = list(view.bindings.items())
+        stored = rt.state.stored(list(view.bindings))  # one round trip for every config
+        items = [(n, b, stored[n].applied) for n, b in view.bindings.items()]
         rows = parallel(lambda item: _plan_row(rt, *item), items, READS_IN_FLIGHT)
         rows += [
             {
