@@ -167,7 +167,9 @@ class RotationService:
             if plan.action == "skip":
                 self.breaker.release(gate)
                 return self._skipped(b, plan, call)
-            lock.renew()  # the PATCH phase gets the lock's full TTL, whatever Vault took
+            # the PATCH phase gets at least 2/3 of the lock's TTL, whatever Vault took (a lock
+            # taken moments ago is not renewed: one round trip fewer; KEEPER renews it anyway)
+            lock.renew(if_older_than=self._lock_ttl / 3)
             result = self.breaker.guard(gate, self.composio, b.auth_config_id, payload)
             if isinstance(result, Hold):
                 return held(b, secret, result, call.started)

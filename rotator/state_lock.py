@@ -112,6 +112,7 @@ class HeldLock:
         self._nanoid = nanoid
         KEEPER.hold(lock, ttl)
         self.released = False
+        self._renewed = time.monotonic()  # taken, or last renewed by ``renew``
 
     @classmethod
     def adopt(
@@ -130,10 +131,15 @@ class HeldLock:
     def token(self) -> str:
         return bytes(self._lock.local.token or b"").decode()
 
-    def renew(self) -> None:
-        """Reset the TTL to its full length; ``LockBusy`` if the lock expired and was taken."""
+    def renew(self, *, if_older_than: float = 0.0) -> None:
+        """Reset the TTL to its full length; ``LockBusy`` if the lock expired and was taken.
+        A lock taken or renewed less than ``if_older_than`` s ago is left as it is (no round
+        trip): it has at least its TTL less that left, and ``KEEPER`` keeps renewing it."""
+        if time.monotonic() - self._renewed < if_older_than:
+            return
         try:
             self._lock.reacquire()
+            self._renewed = time.monotonic()
         except LockError as exc:
             raise LockBusy(f"{self._nanoid}: the lock expired before the PATCH") from exc
         except redis.RedisError as exc:

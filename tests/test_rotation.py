@@ -217,3 +217,22 @@ def test_a_rotation_reads_the_breaker_with_its_first_round_trip_not_after_it(
     before = gets()
     assert stack.rt.service.rotate("ac_gh9").result == "skipped"
     assert gets() - before == 2
+
+
+def test_a_fast_rotation_pushes_without_renewing_the_lock_it_just_took(stack: Stack) -> None:
+    """The lock renew before the PATCH is skipped while the lock is younger than a third of its
+    TTL (it then has at least two thirds left, and the keeper thread renews it): a quick push
+    sends no script for its lock key but the release in the record's pipeline (an EVAL;
+    redis-py's renew would be an EVALSHA). Every command is read back from the slow log."""
+    stack.put("ac_gh8", {"credentials": {"client_secret": "sec-renew"}})
+    r = stack.rt.state.redis
+    r.config_set("slowlog-log-slower-than", 0)
+    try:
+        r.slowlog_reset()
+        assert stack.rt.service.rotate("ac_gh8").result == "succeeded"
+        sent = [bytes(e["command"]).decode(errors="replace") for e in r.slowlog_get(1000)]
+    finally:
+        r.config_set("slowlog-log-slower-than", 10000)
+    on_lock = [c.split()[0].upper() for c in sent if Keys.lock("ac_gh8") in c]
+    assert "EVALSHA" not in on_lock and "PEXPIRE" not in on_lock, on_lock
+    assert "SET" in on_lock and "EVAL" in on_lock, on_lock  # taken in begin, released once

@@ -49,3 +49,15 @@ def test_redis_errors_become_state_unavailable() -> None:
     with pytest.raises(StateUnavailable, match="Redis state store"):
         dead.get_applied("ac_x")
     dead.close()
+
+
+def test_renew_skips_a_lock_younger_than_asked_and_renews_an_older_one(store: StateStore) -> None:
+    """``renew(if_older_than=...)`` sends nothing for a lock taken just now; ``renew()`` resets
+    the TTL."""
+    held = store.lock("ac_y", ttl=10)
+    store.redis.pexpire(Keys.lock("ac_y"), 4000)
+    held.renew(if_older_than=5)
+    assert store.redis.pttl(Keys.lock("ac_y")) <= 4000
+    held.renew()
+    assert store.redis.pttl(Keys.lock("ac_y")) > 9000
+    held.release()

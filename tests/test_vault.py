@@ -671,3 +671,25 @@ def test_the_vault_session_never_reads_netrc(
         assert "Authorization" not in client.session.prepare_request(request).headers
     finally:
         client.adapter.close()
+
+
+def test_the_vault_session_reads_the_proxy_and_ca_environment_once(
+    vault_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proxy variables and REQUESTS_CA_BUNDLE apply as at start-up (requests no longer
+    looks them up per request); NO_PROXY for the Vault host means no proxy."""
+    from rotator.vault_auth import new_hvac_client
+
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/corp-ca.pem")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = new_hvac_client(vault_settings, timeout=5)
+    assert client.session.proxies.get("http") == "http://proxy.invalid:3128"
+    assert client.session.verify == "/etc/ssl/certs/corp-ca.pem"
+    assert not client.session.trust_env
+    client.adapter.close()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    client = new_hvac_client(vault_settings, timeout=5)
+    assert client.session.proxies == {}
+    client.adapter.close()
