@@ -17,7 +17,15 @@ from rotator.states import Result, RowState
 from rotator.status import StatusRow
 from rotator.untrusted import markup
 
-__all__ = ["COLOURS", "colour", "print_json", "print_outcomes", "print_status", "print_summary"]
+__all__ = [
+    "COLOURS",
+    "colour",
+    "print_json",
+    "print_outcomes",
+    "print_status",
+    "print_summary",
+    "scrubbed",
+]
 
 # The one colour map of the outcome and status vocabulary (rich and click both know the names).
 COLOURS: Mapping[str, str] = {
@@ -58,7 +66,28 @@ def _s(value: object) -> str:
 
 
 def print_json(data: Any, out: TextIO | None = None) -> None:
-    (out or sys.stdout).write(scrub(json.dumps(data, indent=2, sort_keys=True, default=str)) + "\n")
+    """``data`` as JSON with every string in it scrubbed (``scrubbed``)."""
+    text = json.dumps(scrubbed(data, {}), indent=2, sort_keys=True)
+    (out or sys.stdout).write(text + "\n")
+
+
+def scrubbed(data: Any, memo: dict[str, str]) -> Any:
+    """``data`` with each string in it (keys too) scrubbed, once per distinct string: a field
+    that is a short secret is masked as well, and it costs the 4-grams of the distinct strings,
+    not of every line of the printed JSON (that was 40% of ``rotator plan --json``'s CPU)."""
+    if isinstance(data, str):
+        if (done := memo.get(data)) is None:
+            done = memo[data] = scrub(data)
+        return done
+    if isinstance(data, Mapping):
+        return {scrubbed(str(k), memo): scrubbed(v, memo) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [scrubbed(v, memo) for v in data]
+    if data is None or isinstance(data, bool):
+        return data
+    if isinstance(data, int | float):
+        return data if scrub(str(data)) == str(data) else scrub(str(data))
+    return scrubbed(str(data), memo)  # what json's default=str would print
 
 
 def print_outcomes(outcomes: Sequence[Outcome], out: TextIO | None = None) -> None:

@@ -184,3 +184,26 @@ def test_a_url_with_userinfo_in_a_path_field_is_scrubbed() -> None:
     with registry(secret):
         out = redact(None, "info", {"event": "probe.line", "path": f"https://u:{secret}@h/x"})
     assert out["path"] == f"https://u:{MASK}@h/x"
+
+
+def test_json_output_masks_each_string_of_the_data_keys_and_short_secrets_too() -> None:
+    """``print_json`` scrubs every distinct string of the data (not the printed text): a long
+    secret inside a reason, a short secret that is a whole field, one used as a key, and a
+    number that is a registered secret are all masked; everything else prints as it is."""
+    from rotator.render import print_json
+
+    long_secret, short_secret = "sk_live_9f8e7d6c5b4a39281706", "pin4711"
+    for value in (long_secret, short_secret, "9876543210123"):
+        logs.SECRETS.register(value)
+    rows = [
+        {"auth_config_id": "ac_j1", "reason": f"Vault said {long_secret}!", "version": 3},
+        {"auth_config_id": "ac_j2", "reason": short_secret, long_secret: 9876543210123},
+    ]
+    out = io.StringIO()
+    print_json(rows, out)
+    printed = out.getvalue()
+    assert long_secret not in printed and short_secret not in printed
+    assert "9876543210123" not in printed
+    back = json.loads(printed)
+    assert back[0] == {"auth_config_id": "ac_j1", "reason": f"Vault said {MASK}!", "version": 3}
+    assert back[1] == {"auth_config_id": "ac_j2", "reason": MASK, MASK: MASK}
