@@ -101,3 +101,14 @@ def test_liveness_renews_every_entry_of_a_held_batch_and_skips_what_is_not_a_rot
         _Message("rotator.rotate_batch", ["not a list"]),
     ]
     assert held_rotations(messages) == ["ac_0", "ac_1", "ac_2", "ac_3"]
+
+
+def test_unknown_keys_are_named_at_most_five_each_cut_to_40_characters() -> None:
+    """A hostile entry cannot flood the dead letter: five keys named, in order, each shown as
+    its repr cut to 40 characters."""
+    item: dict[str, object] = {"auth_config_id": "ac_1", "k" * 100: 1}
+    item.update({f"x{n}": n for n in range(6)})
+    [entry], _ = parse_entries([item])
+    assert entry.problem == "entry 0 has unknown keys: " + ", ".join(
+        ["'" + "k" * 39, "'x0'", "'x1'", "'x2'", "'x3'"]
+    )
