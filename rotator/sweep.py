@@ -13,6 +13,7 @@ import structlog
 from rotator.catalog import ambiguous_error
 from rotator.errors import RotatorError
 from rotator.logs import scrub
+from rotator.models import Binding
 from rotator.plan import SweepDecision, sweep_decision
 from rotator.runtime import READS_IN_FLIGHT, Runtime
 from rotator.states import SweepAction
@@ -43,30 +44,60 @@ class SweepSummary:
     duration_ms: float
 
 
+SLICE = 1024  # auth configs read, decided and queued at a time: workers start on the first
+
+
 def sweep(
-    rt: Runtime, enqueue: Enqueue, *, queue_ttl: float, threads: int = READS_IN_FLIGHT
+    rt: Runtime,
+    enqueue: Enqueue,
+    *,
+    queue_ttl: float,
+    threads: int = READS_IN_FLIGHT,
+    flush: Callable[[], None] = lambda: None,
 ) -> SweepSummary:
-    """Check every auth config once and queue those that need a rotation."""
+    """Check every auth config once and queue those that need a rotation, ``SLICE`` at a
+    time: each slice's metadata read, decided and queued (``flush`` after each: the caller
+    sends what ``enqueue`` collected), so the workers rotate while the sweep reads on."""
     started = time.perf_counter()
-    s = rt.settings
     try:
         view = rt.catalog.view(fresh=True)
     except RotatorError as exc:  # Vault sealed, down or denying the LIST: the next sweep retries
         log.warning("sweep.vault_error", error=scrub(str(exc)))
         return _completed(rt, started, checked=0, errors=1)
     ids = list(view.bindings)
-    versions = rt.vault_versions(view.bindings, threads)
-    briefs = rt.state.briefs(ids)
-    everything_paused, paused_ids = rt.state.paused()
+    paused = rt.state.paused()
     counts = {"queued": 0, "skipped": 0, "already_queued": 0, "paused": 0, "quarantined": 0}
-    errors = len(view.problems)
+    counts["errors"] = len(view.problems)
     ambiguous = _ambiguous(rt, view.conflicts, enqueue, queue_ttl=queue_ttl)
+    for at in range(0, len(ids), SLICE):
+        part = {n: view.bindings[n] for n in ids[at : at + SLICE]}
+        _slice(rt, part, enqueue, counts, paused=paused, queue_ttl=queue_ttl, threads=threads)
+        flush()
+    errors = counts.pop("errors")
+    return _completed(rt, started, checked=len(ids), errors=errors, ambiguous=ambiguous, **counts)
+
+
+def _slice(
+    rt: Runtime,
+    bindings: dict[str, Binding],
+    enqueue: Enqueue,
+    counts: dict[str, int],
+    *,
+    paused: tuple[bool, set[str]],
+    queue_ttl: float,
+    threads: int,
+) -> None:
+    """One slice of the sweep: its metadata reads, its decisions, its claims, its queueing."""
+    s, ids = rt.settings, list(bindings)
+    versions = rt.vault_versions(bindings, threads)
+    briefs = rt.state.briefs(ids)
+    everything_paused, paused_ids = paused
     now = time.time()
     due: list[tuple[str, SweepDecision, int]] = []
     for nanoid in ids:
         version = versions[nanoid]
         if isinstance(version, str):
-            errors += 1
+            counts["errors"] += 1
             log.warning("sweep.vault_error", auth_config_id=nanoid, error=version)
             continue
         b = briefs[nanoid]
@@ -95,7 +126,6 @@ def sweep(
         log.info(
             "sweep.queued", auth_config_id=nanoid, reason=decision.reason, vault_version=version
         )
-    return _completed(rt, started, checked=len(ids), errors=errors, ambiguous=ambiguous, **counts)
 
 
 def _ambiguous(

@@ -210,11 +210,14 @@ def sweep() -> dict[str, Any]:
         trigger = Trigger.RESYNC if force else Trigger.SWEEP  # the sweep forces only a resync
         queued.append(Entry(nanoid, force, trigger.value))
 
+    def flush() -> None:  # after each slice of the sweep: the workers start on it at once
+        send_batches(queued, most=rt.settings.batch_size, keep=False)
+        queued.clear()
+
     try:
-        summary = asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings)))
+        return asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings), flush=flush))
     except StateUnavailable as exc:  # an outage or a failover: the next sweep tries again
         log.warning("sweep.redis_unavailable", error=str(exc))
-        summary = {"skipped": "redis_unavailable"}
-    # Sent even after an outage cut the sweep short: these hold their dedupe keys already.
-    send_batches(queued, most=rt.settings.batch_size, keep=False)
-    return summary
+        return {"skipped": "redis_unavailable"}
+    finally:
+        flush()  # even after an outage cut the sweep short: these hold their dedupe keys

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from rotator.emulator import Fault
-from rotator.sweep import sweep
+from rotator.sweep import SLICE, sweep
+from tests.faults_support import seed
 from tests.helpers import Stack
 from tests.procs import Procs, run_cli, wait_until
 
@@ -35,6 +36,22 @@ def test_sweep_queues_only_changed_configs_and_never_twice(stack: Stack) -> None
     assert summary["checked"] == 4 and summary["queued"] == 3 and summary["skipped"] == 1
     again, summary = _sweep(stack)
     assert again == [] and summary["already_queued"] == 3
+
+
+def test_the_sweep_queues_each_slice_before_it_reads_the_next(stack: Stack) -> None:
+    """A fleet of one slice and a bit more: the first slice's rotations are queued and sent
+    (``flush``) before the sweep reads the rest, so the workers start on them at once; the
+    summary counts the whole fleet."""
+    ids = [f"ac_sl{n:04d}" for n in range(SLICE + 40)]
+    seed(stack, ids)
+    steps: list[str] = []
+
+    def enqueue(nanoid: str, force: bool) -> None:
+        steps.append("queue")
+
+    summary = sweep(stack.rt, enqueue, queue_ttl=60, flush=lambda: steps.append("send"))
+    assert steps == ["queue"] * SLICE + ["send"] + ["queue"] * 40 + ["send"]
+    assert (summary.checked, summary.queued) == (SLICE + 40, SLICE + 40)
 
 
 def test_quarantine_stops_queueing_until_the_vault_version_changes(stack: Stack) -> None:
