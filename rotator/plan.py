@@ -32,6 +32,7 @@ __all__ = [
     "decide",
     "extract_payload",
     "fingerprint",
+    "needs_version",
     "quarantined",
     "sweep_decision",
 ]
@@ -218,9 +219,21 @@ def quarantined(
     )
 
 
+def needs_version(
+    *, applied_version: int | None, failures: int, paused: bool, quarantine_after: int
+) -> bool:
+    """Whether the sweep must read an auth config's Vault version to decide. Not when it is
+    paused (skipped whatever the version), nor when it was never applied and cannot be
+    quarantined (queued whatever the version): a first sync reads each secret once, in its
+    rotation, instead of its metadata first."""
+    if paused:
+        return False
+    return applied_version is not None or (bool(quarantine_after) and failures >= quarantine_after)
+
+
 def sweep_decision(
     *,
-    current_version: int,
+    current_version: int | None,
     applied_version: int | None,
     applied_at: float | None,
     failures: int,
@@ -230,13 +243,16 @@ def sweep_decision(
     resync_interval: float,
     quarantine_after: int,
 ) -> SweepDecision:
-    """The sweep's cheap decision from metadata alone.
+    """The sweep's cheap decision from metadata alone (``current_version`` None: not read,
+    as ``needs_version`` allows).
 
     Quarantined auth configs (see ``quarantined``) are not queued until the version changes (or
     an operator forces a rotation).
     """
     if paused:
         return SweepDecision(SweepAction.PAUSED, False, "paused")
+    if current_version is None:  # not read: see ``needs_version``
+        return SweepDecision(SweepAction.QUEUE, False, "never applied")
     if quarantined(
         failures=failures,
         error_version=error_version,

@@ -14,7 +14,7 @@ from rotator.catalog import ambiguous_error
 from rotator.errors import RotatorError
 from rotator.logs import scrub
 from rotator.models import Binding
-from rotator.plan import SweepDecision, sweep_decision
+from rotator.plan import SweepDecision, needs_version, sweep_decision
 from rotator.runtime import READS_IN_FLIGHT, Runtime
 from rotator.states import SweepAction
 
@@ -89,13 +89,23 @@ def _slice(
 ) -> None:
     """One slice of the sweep: its metadata reads, its decisions, its claims, its queueing."""
     s, ids = rt.settings, list(bindings)
-    versions = rt.vault_versions(bindings, threads)
     briefs = rt.state.briefs(ids)
     everything_paused, paused_ids = paused
+    wanted = {
+        n: b
+        for n, b in bindings.items()
+        if needs_version(
+            applied_version=briefs[n].applied_version,
+            failures=briefs[n].failures,
+            paused=everything_paused or n in paused_ids,
+            quarantine_after=s.quarantine_after,
+        )
+    }
+    versions = rt.vault_versions(wanted, threads) if wanted else {}
     now = time.time()
-    due: list[tuple[str, SweepDecision, int]] = []
+    due: list[tuple[str, SweepDecision, int | None]] = []
     for nanoid in ids:
-        version = versions[nanoid]
+        version = versions.get(nanoid)  # None: not needed to decide
         if isinstance(version, str):
             counts["errors"] += 1
             log.warning("sweep.vault_error", auth_config_id=nanoid, error=version)

@@ -6,7 +6,7 @@ import pytest
 
 from rotator.errors import SecretFormatError
 from rotator.models import AppliedState, Binding, FieldMap, Secret, SecretVersion
-from rotator.plan import decide, extract_payload, fingerprint, sweep_decision
+from rotator.plan import decide, extract_payload, fingerprint, needs_version, sweep_decision
 from rotator.states import SweepAction
 
 B = Binding(auth_config_id="ac_x1", mount="secret", path="composio/auth_configs/ac_x1")
@@ -192,6 +192,11 @@ Q, IN_STEP = SweepAction.QUEUE, SweepAction.IN_STEP
         ),
         ({"applied_at": -2600.0}, (Q, True, "periodic re-sync")),
         ({"applied_at": -2600.0, "resync_interval": 0}, (IN_STEP, False, "in step")),
+        ({"current_version": None, "applied_version": None}, (Q, False, "never applied")),
+        (
+            {"current_version": None, "applied_version": None, "paused": True},
+            (SweepAction.PAUSED, False, "paused"),
+        ),
     ],
 )
 def test_sweep_decision_table(
@@ -213,3 +218,25 @@ def test_sweep_decision_table(
     args.update(kw)
     got = sweep_decision(**args)  # type: ignore[arg-type]
     assert (got.action, got.force, got.reason) == expected
+
+
+@pytest.mark.parametrize(
+    ("applied", "failures", "paused", "after", "needed"),
+    [
+        (None, 0, False, 3, False),  # never applied: queued whatever the version
+        (None, 2, False, 3, False),  # failed, but not yet quarantinable
+        (None, 3, False, 3, True),  # quarantinable: the version decides
+        (None, 5, False, 0, False),  # quarantine off
+        (4, 0, False, 3, True),  # applied: the version decides
+        (4, 0, True, 3, False),  # paused: skipped whatever the version
+        (None, 3, True, 3, False),
+    ],
+)
+def test_the_sweep_reads_a_version_only_when_it_decides_something(
+    applied: int | None, failures: int, paused: bool, after: int, needed: bool
+) -> None:
+    """A first sync (never applied) and a paused config need no metadata read."""
+    got = needs_version(
+        applied_version=applied, failures=failures, paused=paused, quarantine_after=after
+    )
+    assert got is needed
