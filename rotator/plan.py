@@ -219,16 +219,15 @@ def quarantined(
     )
 
 
-def needs_version(
-    *, applied_version: int | None, failures: int, paused: bool, quarantine_after: int
-) -> bool:
+def needs_version(*, applied_version: int | None, failures: int, paused: bool) -> bool:
     """Whether the sweep must read an auth config's Vault version to decide. Not when it is
-    paused (skipped whatever the version), nor when it was never applied and cannot be
-    quarantined (queued whatever the version): a first sync reads each secret once, in its
-    rotation, instead of its metadata first."""
+    paused (skipped whatever the version), nor when it was never applied and never failed
+    (queued whatever the version): a first sync reads each secret once, in its rotation,
+    instead of its metadata first. One that failed is read (a version Vault cannot give stays
+    a ``sweep.vault_error`` instead of a dead letter at every sweep; quarantine needs it)."""
     if paused:
         return False
-    return applied_version is not None or (bool(quarantine_after) and failures >= quarantine_after)
+    return applied_version is not None or failures > 0
 
 
 def sweep_decision(

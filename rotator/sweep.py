@@ -98,7 +98,6 @@ def _slice(
             applied_version=briefs[n].applied_version,
             failures=briefs[n].failures,
             paused=everything_paused or n in paused_ids,
-            quarantine_after=s.quarantine_after,
         )
     }
     versions = rt.vault_versions(wanted, threads) if wanted else {}

@@ -31,7 +31,7 @@ from rotator.states import Result
 from rotator.sweep import sweep as run_sweep
 from rotator.trigger import Trigger, parse_trigger, triggered_by
 
-__all__ = ["parse_rotate_args", "rotate", "rotate_batch", "runtime", "sweep"]
+__all__ = ["parse_rotate_args", "rotate", "rotate_batch", "run_batch", "runtime", "sweep"]
 
 log = structlog.get_logger("rotator.tasks")
 
@@ -75,11 +75,20 @@ def _shown_id(raw: object) -> str:
     return raw if isinstance(raw, str) and is_nanoid(raw) else shown(raw)
 
 
-def _reject(rt: Runtime, nanoid: str, problem: str) -> dict[str, Any]:
+def _reject(rt: Runtime, nanoid: str, problem: str, task: str = ROTATE_TASK) -> dict[str, Any]:
     """A message that can never run: rotation.failed and a dead-letter entry, no retry."""
-    exc = PermanentError(f"{ROTATE_TASK} task arguments: {problem}")
+    return _dead(rt, nanoid, PermanentError(f"{task} task arguments: {problem}"))
+
+
+def _dead(
+    rt: Runtime, nanoid: str, exc: PermanentError, *, release: bool = False
+) -> dict[str, Any]:
+    """A final failure outside the service: rotation.failed, a dead-letter entry (``release``:
+    and the sweep's dedupe key dropped)."""
     outcome = error_outcome(nanoid, None, None, exc, time.perf_counter())
     best_effort(lambda: rt.state.dead_letter({**audit_entry(outcome), "at": time.time()}))
+    if release:
+        best_effort(lambda: rt.state.release_queue(nanoid))
     log.error("rotation.failed", auth_config_id=nanoid, **log_fields(outcome))
     return asdict(outcome)
 
@@ -129,18 +138,24 @@ def _retry_kwargs(
 
 @app.task(bind=True, name=ROTATE_BATCH_TASK, acks_late=True)
 def rotate_batch(self: Task, entries: object) -> dict[str, Any]:
-    """Rotate a batch of auth configs (``rotator.batching``) one after another in this thread,
-    each exactly as ``rotator.rotate`` would: its lock, pause check, plan, PATCH, record, log
-    line and audit entry. An entry that must try again later goes back to the broker alone, as
-    a ``rotator.rotate`` task with its countdown and one retry spent (a breaker wait spends
-    none); once the open breaker holds one back, the entries not yet tried go with it, with the
-    same countdown. A worker shutting down hands the entries it has not started back at once,
-    as single tasks. Returns the final outcomes and ``requeued`` (nanoid -> task id)."""
-    rt = runtime()
+    """Rotate a batch of auth configs (``rotator.batching``): see ``run_batch``."""
+    keep = not bool(getattr(self.request, "ignore_result", False))
+    return run_batch(runtime(), entries, keep=keep)
+
+
+def run_batch(rt: Runtime, entries: object, *, keep: bool) -> dict[str, Any]:
+    """A batch's entries one after another in this thread, each exactly as ``rotator.rotate``
+    would: its lock, pause check, plan, PATCH, record, log line and audit entry. An entry that
+    must try again later goes back to the broker alone, as a ``rotator.rotate`` task with its
+    countdown and one retry spent (a breaker wait spends none); once the open breaker holds one
+    back, the entries not yet tried go with it, with the same countdown. A worker shutting
+    down hands the entries it has not started back at once, as single tasks. ``keep``: the
+    requeued tasks store their results (``--wait``). Returns the final outcomes and
+    ``requeued`` (nanoid -> task id)."""
     parsed, problem = parse_entries(entries)
     if problem is not None:
-        return {"outcomes": [_reject(rt, ROTATE_BATCH_TASK, problem)], "requeued": {}}
-    keep = not bool(getattr(self.request, "ignore_result", False))
+        # no auth config to name: an empty id, which `dlq replay` skips
+        return {"outcomes": [_reject(rt, "", problem, ROTATE_BATCH_TASK)], "requeued": {}}
     outcomes: list[dict[str, Any]] = []
     requeued: dict[str, str] = {}
     hold: float | None = None  # the breaker's countdown, once it held an entry back
@@ -149,7 +164,7 @@ def rotate_batch(self: Task, entries: object) -> dict[str, Any]:
         problem = entry.problem or parse_rotate_args(entry.auth_config_id, entry.force, None)
         nanoid = _shown_id(entry.auth_config_id)
         if problem is not None:
-            outcomes.append(_reject(rt, nanoid, problem))
+            outcomes.append(_reject(rt, nanoid, problem, ROTATE_BATCH_TASK))
             continue
         if hold is not None or stopping.is_set():  # not tried: goes back as a single task
             countdown = hold or 0.0
@@ -158,7 +173,7 @@ def rotate_batch(self: Task, entries: object) -> dict[str, Any]:
             )
             best_effort(extend)
             spent = 1 if hold is not None else 0  # a breaker wait; a shutdown: a new delivery
-            requeued[nanoid] = _requeue(entry, countdown, waits=spent, keep=keep, retries=spent)
+            _requeue(requeued, entry, countdown, waits=spent, keep=keep, retries=spent)
             continue
         try:
             with (
@@ -168,32 +183,49 @@ def rotate_batch(self: Task, entries: object) -> dict[str, Any]:
                 outcome = rt.service.rotate_queued(
                     nanoid, force=bool(entry.force), version=None, retries=0, hold=False
                 )
-        except Exception as exc:  # a defect: the rest of the batch still rotates; the dedupe
-            # key (if the sweep queued it) expires and the next sweep queues this one again
-            log.error("rotation.crashed", auth_config_id=nanoid, error=type(exc).__name__)
+        except Exception as exc:  # a defect: failed and dead-lettered (replayable), the rest
+            # of the batch still rotates
+            crash = PermanentError(f"{nanoid}: internal error ({type(exc).__name__})")
+            outcomes.append(_dead(rt, nanoid, crash, release=True))
             continue
         if outcome.result is not Result.RETRY_LATER:
             outcomes.append(asdict(outcome))
             continue
         waited = outcome.reason == WAIT_REASON
         hold = outcome.retry_in if waited else None
-        requeued[nanoid] = _requeue(entry, outcome.retry_in or 0.0, waits=int(waited), keep=keep)
+        _requeue(requeued, entry, outcome.retry_in or 0.0, waits=int(waited), keep=keep)
     return {"outcomes": outcomes, "requeued": requeued}
 
 
-def _requeue(entry: Entry, countdown: float, *, waits: int, keep: bool, retries: int = 1) -> str:
+def _requeue(
+    requeued: dict[str, str],
+    entry: Entry,
+    countdown: float,
+    *,
+    waits: int,
+    keep: bool,
+    retries: int = 1,
+) -> None:
     """One entry of a batch as its own ``rotator.rotate`` task, as if it had been retried
-    ``retries`` times (``waits`` of them breaker waits, which spend no retry)."""
+    ``retries`` times (``waits`` of them breaker waits, which spend no retry); its task id goes
+    in ``requeued``. A publish that fails even after Celery's retries (the broker away for a
+    minute) is logged, and the batch goes on: the sweep queues that config again once its
+    dedupe key expires."""
+    nanoid = str(entry.auth_config_id)
     trigger = entry.trigger if isinstance(entry.trigger, str) else None
     kwargs = _retry_kwargs(force=bool(entry.force), version=None, waits=waits, trigger=trigger)
-    sent = rotate.apply_async(
-        args=[entry.auth_config_id],
-        kwargs=kwargs,
-        countdown=countdown,
-        retries=retries,
-        ignore_result=not keep,
-    )
-    return str(sent.id)
+    try:
+        sent = rotate.apply_async(
+            args=[nanoid],
+            kwargs=kwargs,
+            countdown=countdown,
+            retries=retries,
+            ignore_result=not keep,
+        )
+    except Exception as exc:  # kombu/redis errors after the publish retries
+        log.error("rotation.requeue_failed", auth_config_id=nanoid, error=type(exc).__name__)
+        return
+    requeued[nanoid] = str(sent.id)
 
 
 @app.task(name=SWEEP_TASK, acks_late=True, ignore_result=True)
@@ -211,8 +243,9 @@ def sweep() -> dict[str, Any]:
         queued.append(Entry(nanoid, force, trigger.value))
 
     def flush() -> None:  # after each slice of the sweep: the workers start on it at once
-        send_batches(queued, most=rt.settings.batch_size, keep=False)
-        queued.clear()
+        ready = queued.copy()
+        queued.clear()  # sent once, even if this send fails part way
+        send_batches(ready, most=rt.settings.batch_size, keep=False)
 
     try:
         return asdict(run_sweep(rt, enqueue, queue_ttl=queue_ttl(rt.settings), flush=flush))

@@ -17,6 +17,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
 
 from rotator.batching import SPREAD
 from rotator.emulator import Fault
@@ -166,3 +171,37 @@ def test_a_warm_shutdown_waits_for_one_rotation_and_hands_the_rest_of_its_batch_
     wait_until("all 10 in step", lambda: len(patch_counts(stack.emu)) == len(ids), 60)
     assert patch_counts(stack.emu) == dict.fromkeys(ids, 1)
     procs.assert_clean()
+
+
+def test_a_defect_in_one_entry_fails_it_alone_and_a_failed_requeue_does_not_stop_the_batch(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In process (the batch task's body on the stack's real runtime): an entry whose
+    rotation raises (a defect, injected) is failed and dead-lettered, replayable; an entry
+    whose requeue cannot be published (the broker away, injected) is logged; the entries
+    after both rotate."""
+    from rotator import tasks
+
+    seed(stack, ["ac_d1", "ac_d2", "ac_d3"])
+    real = stack.rt.service.rotate_queued
+
+    def defect_for_d1(nanoid: str, **kw: Any) -> Any:
+        if nanoid == "ac_d1":
+            raise KeyError("a bug")
+        return real(nanoid, **kw)
+
+    def broker_away(*_: object, **__: object) -> None:
+        raise ConnectionError("broker away")
+
+    monkeypatch.setattr(stack.rt.service, "rotate_queued", defect_for_d1)
+    monkeypatch.setattr(tasks, "rotate", SimpleNamespace(apply_async=broker_away))
+    stack.emu.inject(Fault(status=503), nanoid="ac_d2", times=None)
+    with capture_logs() as logs:
+        entries = [{"auth_config_id": n} for n in ("ac_d1", "ac_d2", "ac_d3")]
+        out = tasks.run_batch(stack.rt, entries, keep=True)
+    results = {o["auth_config_id"]: o["result"] for o in out["outcomes"]}
+    assert results == {"ac_d1": "failed", "ac_d3": "succeeded"} and out["requeued"] == {}
+    [dead] = [e for _, e in stack.rt.state.dead_letters()]
+    assert dead["auth_config_id"] == "ac_d1" and "internal error (KeyError)" in dead["error"]
+    failed = [e for e in logs if e["event"] == "rotation.requeue_failed"]
+    assert [(e["auth_config_id"], e["error"]) for e in failed] == [("ac_d2", "ConnectionError")]

@@ -221,22 +221,21 @@ def test_sweep_decision_table(
 
 
 @pytest.mark.parametrize(
-    ("applied", "failures", "paused", "after", "needed"),
+    ("applied", "failures", "paused", "needed"),
     [
-        (None, 0, False, 3, False),  # never applied: queued whatever the version
-        (None, 2, False, 3, False),  # failed, but not yet quarantinable
-        (None, 3, False, 3, True),  # quarantinable: the version decides
-        (None, 5, False, 0, False),  # quarantine off
-        (4, 0, False, 3, True),  # applied: the version decides
-        (4, 0, True, 3, False),  # paused: skipped whatever the version
-        (None, 3, True, 3, False),
+        (None, 0, False, False),  # never applied, never failed: queued whatever the version
+        (None, 1, False, True),  # failed once: read (a Vault error stays a sweep error)
+        (None, 3, False, True),  # quarantinable: the version decides
+        (4, 2, False, True),  # applied and failing
+        (4, 0, False, True),  # applied: the version decides
+        (4, 0, True, False),  # paused: skipped whatever the version
+        (None, 3, True, False),
     ],
 )
 def test_the_sweep_reads_a_version_only_when_it_decides_something(
-    applied: int | None, failures: int, paused: bool, after: int, needed: bool
+    applied: int | None, failures: int, paused: bool, needed: bool
 ) -> None:
-    """A first sync (never applied) and a paused config need no metadata read."""
-    got = needs_version(
-        applied_version=applied, failures=failures, paused=paused, quarantine_after=after
-    )
+    """A first sync (never applied, never failed) and a paused config need no metadata
+    read."""
+    got = needs_version(applied_version=applied, failures=failures, paused=paused)
     assert got is needed
