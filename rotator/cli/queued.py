@@ -35,7 +35,8 @@ def queue_rotations(
     from rotator.app import send_batches, settings
 
     entries = [Entry(i, force, trigger.value) for i in ids]
-    sent = send_batches(entries, most=settings().batch_size, keep=wait, version=version)
+    # results are kept (a day) with or without --wait: a printed task id can be looked up
+    sent = send_batches(entries, most=settings().batch_size, keep=True, version=version)
     if not wait:
         for nanoids, task_id in sent:
             for nanoid in nanoids:
