@@ -86,7 +86,8 @@ def scrubbed(data: Any, memo: dict[str, str]) -> Any:
     if data is None or isinstance(data, bool):
         return data
     if isinstance(data, int | float):
-        return data if scrub(str(data)) == str(data) else scrub(str(data))
+        masked = scrub(text := str(data))
+        return data if masked == text else masked
     return scrubbed(str(data), memo)  # what json's default=str would print
 
 

@@ -73,8 +73,7 @@ def sweep(
         part = {n: view.bindings[n] for n in ids[at : at + SLICE]}
         _slice(rt, part, enqueue, counts, paused=paused, queue_ttl=queue_ttl, threads=threads)
         flush()
-    errors = counts.pop("errors")
-    return _completed(rt, started, checked=len(ids), errors=errors, ambiguous=ambiguous, **counts)
+    return _completed(rt, started, checked=len(ids), ambiguous=ambiguous, **counts)
 
 
 def _slice(

@@ -192,7 +192,8 @@ def run_batch(rt: Runtime, entries: object, *, keep: bool) -> dict[str, Any]:
             outcomes.append(asdict(outcome))
             continue
         waited = outcome.reason == WAIT_REASON
-        hold = outcome.retry_in if waited else None
+        if waited:  # the untried rest waits with it
+            hold = outcome.retry_in
         _requeue(requeued, entry, outcome.retry_in or 0.0, waits=int(waited), keep=keep)
     return {"outcomes": outcomes, "requeued": requeued}
 

@@ -5,7 +5,6 @@ batch's result, then through the ``rotator.rotate`` task it was requeued as, if 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -46,7 +45,7 @@ def queue_rotations(
 
     shown = f" in {len(sent)} tasks" if len(sent) < len(ids) else ""
     click.echo(f"queued {len(ids)} rotation(s){shown}; waiting up to {timeout:.0f}s", err=True)
-    follow = _Follow({task_id: _Task(ids, batch=len(ids) > 1) for ids, task_id in sent})
+    follow = _Follow({task_id: nanoids for nanoids, task_id in sent})
     return wait_all(
         list(ids),
         follow.poll,
@@ -57,16 +56,11 @@ def queue_rotations(
     )
 
 
-@dataclass(frozen=True)
-class _Task:
-    """A task being waited for: the auth configs it carries (one: a ``rotator.rotate``)."""
-
-    nanoids: list[str]
-    batch: bool
-
-
 class _Follow:
-    def __init__(self, tasks: dict[str, _Task]) -> None:
+    """The tasks still waited for: task id -> the auth configs it carries (several: a
+    ``rotator.rotate_batch``, whose result lists outcomes and requeued task ids)."""
+
+    def __init__(self, tasks: dict[str, list[str]]) -> None:
         from rotator.app import app
 
         self._tasks = tasks
@@ -76,28 +70,28 @@ class _Follow:
         """The outcomes of the tasks finished since the last call (their requeued entries are
         followed from now on)."""
         done: dict[str, Outcome] = {}
-        for task_id, task in list(self._tasks.items()):
+        for task_id, nanoids in list(self._tasks.items()):
             res = self._app.AsyncResult(task_id)
             if not res.ready():
                 continue
             del self._tasks[task_id]
             raw = res.get(timeout=5, propagate=False)
             fallback = f"task ended in state {res.state}"
-            if not task.batch:
-                done[task.nanoids[0]] = _outcome(task.nanoids[0], raw, fallback)
+            if len(nanoids) == 1:
+                done[nanoids[0]] = _outcome(nanoids[0], raw, fallback)
                 continue
-            done.update(self._batch(task, raw, fallback))
+            done.update(self._batch(nanoids, raw, fallback))
         return done
 
-    def _batch(self, task: _Task, raw: object, fallback: str) -> dict[str, Outcome]:
+    def _batch(self, nanoids: list[str], raw: object, fallback: str) -> dict[str, Outcome]:
         body: dict[str, Any] = raw if isinstance(raw, dict) else {}
         requeued = _typed(body.get("requeued"), dict)
         outcomes = _typed(body.get("outcomes"), list)
         by_id = {o.get("auth_config_id"): o for o in outcomes if isinstance(o, dict)}
         done: dict[str, Outcome] = {}
-        for nanoid in task.nanoids:
+        for nanoid in nanoids:
             if isinstance(retry := requeued.get(nanoid), str):
-                self._tasks[retry] = _Task([nanoid], batch=False)
+                self._tasks[retry] = [nanoid]
             else:
                 missing = fallback if not body else "no outcome in its batch's result"
                 done[nanoid] = _outcome(nanoid, by_id.get(nanoid), missing)
