@@ -48,6 +48,18 @@ class ShapedMix(FaultMix):
         return Fault(status=429, body_shape="code_only", slug=RATE_LIMITED_SLUG)
 
 
+# The settings tests.helpers shrinks for speed; dropped, the shipped defaults apply.
+SHRUNK = ("ROTATOR_RETRY_BASE_DELAY", "ROTATOR_COMPOSIO_TIMEOUT", "ROTATOR_LOCK_TTL")
+
+
+def default_env(stack: Stack) -> dict[str, str]:
+    """The shipped defaults, logged at DEBUG: Celery's per-task "received"/"succeeded" lines
+    (debug level, one canonical line per rotation at INFO) are how these tests name the tasks a
+    kill cut short and count deliveries. The log level changes no timing setting."""
+    env = {k: v for k, v in stack.env.items() if k not in SHRUNK}
+    return {**env, "ROTATOR_LOG_FORMAT": "json", "ROTATOR_LOG_LEVEL": "DEBUG"}
+
+
 def secret_value(nanoid: str, tag: str = "v1") -> str:
     return f"S3CR3T-{nanoid}-{tag}"
 

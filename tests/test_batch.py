@@ -25,8 +25,9 @@ from structlog.testing import capture_logs
 
 from rotator.batching import SPREAD
 from rotator.emulator import Fault
-from tests.faults_support import events, patch_counts, seed
+from tests.faults_support import default_env, events, patch_counts, secret_value, seed
 from tests.helpers import Stack
+from tests.leakcheck import assert_no_leak, dump_all_dbs
 from tests.procs import Procs, assert_cli_ok, run_cli, wait_until
 
 FAILED_LINE = r'"event": "rotation\.failed"'
@@ -69,6 +70,13 @@ def test_a_mass_rotation_is_batched_and_each_config_is_still_its_own_rotation(
     audit = stack.rt.state.audit_events(2000)
     audited = Counter(e["auth_config_id"] for _, e in audit if e["outcome"] == "succeeded")
     assert audited == dict.fromkeys(ids, 1)
+    # batch messages, batch results, logs and the CLI carry ids and outcomes, never a value
+    sources = {
+        "worker logs": text,
+        "cli": res.stdout + res.stderr,
+        "redis": dump_all_dbs(stack.env["ROTATOR_REDIS_URL"]),
+    }
+    assert_no_leak(sources, [secret_value(i) for i in ids], dict.fromkeys(sources, ids[0]))
     procs.assert_clean()
 
 
@@ -153,12 +161,15 @@ def test_a_warm_shutdown_waits_for_one_rotation_and_hands_the_rest_of_its_batch_
     """A batch of 10 at 1 s per PATCH on one thread, the worker told to stop (SIGTERM) during
     the first PATCH: it exits cleanly within 5 s, not after the 10 s the batch would take; the
     entries it had not started go back to the queue as single tasks, and a new worker brings
-    all 10 in step, each PATCHed once."""
+    all 10 in step, each PATCHed once. With the shipped defaults (visibility timeout, lock
+    TTL): nothing here waits for either."""
     ids = [f"ac_s{n:02d}" for n in range(10)]
     seed(stack, ids)
     stack.emu.inject(Fault(delay=1.0), times=None)
+    env = default_env(stack)
+    procs.env = {**os.environ, **env}
     first = procs.worker("w1", 1)
-    _send_batch(celery_env, [{"auth_config_id": i} for i in ids])
+    _send_batch(env, [{"auth_config_id": i} for i in ids])
     wait_until("the first PATCH", lambda: len(stack.emu.patches()) >= 1, 60)
     asked = time.monotonic()
     os.killpg(first.pid, signal.SIGTERM)

@@ -16,12 +16,10 @@ from pathlib import Path
 import pytest
 
 from rotator.emulator import Emulator, Fault
-from tests.faults_support import events, explain, in_step, recorded, seed, wait_for
+from tests.faults_support import SHRUNK, events, explain, in_step, recorded, seed, wait_for
 from tests.helpers import COMPOSIO_KEY, Stack
 from tests.procs import Procs, assert_cli_ok, run_cli, wait_until
 
-# The shrunk test settings of tests.helpers.stack_env, dropped: the workers run the defaults.
-_SHRUNK = ("ROTATOR_RETRY_BASE_DELAY", "ROTATOR_COMPOSIO_TIMEOUT", "ROTATOR_LOCK_TTL")
 _ALLOWED = [r'"event": "composio\.circuit_open"']
 
 
@@ -34,7 +32,7 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def fleet(stack: Stack, tmp_path: Path) -> Iterator[Procs]:
-    env = {k: v for k, v in stack.env.items() if k not in _SHRUNK}
+    env = {k: v for k, v in stack.env.items() if k not in SHRUNK}  # the shipped defaults
     procs = Procs({**env, "ROTATOR_LOG_FORMAT": "json"}, tmp_path)
     try:
         yield procs

@@ -21,6 +21,7 @@ from rotator.state import Keys
 from rotator.sweep import sweep
 from tests.faults_support import (
     Workers,
+    default_env,
     explain,
     in_step,
     patch_counts,
@@ -31,17 +32,6 @@ from tests.faults_support import (
 )
 from tests.helpers import Stack
 from tests.procs import Procs, assert_cli_ok, run_cli, wait_until
-
-# Settings tests.helpers shrinks for the other tests: removed here, so the defaults apply.
-_SHRUNK = ("ROTATOR_RETRY_BASE_DELAY", "ROTATOR_COMPOSIO_TIMEOUT", "ROTATOR_LOCK_TTL")
-
-
-def default_env(stack: Stack) -> dict[str, str]:
-    """The shipped defaults, logged at DEBUG: Celery's per-task "received"/"succeeded" lines
-    (debug level, one canonical line per rotation at INFO) are how these tests name the tasks a
-    kill cut short and count deliveries. The log level changes no timing setting."""
-    env = {k: v for k, v in stack.env.items() if k not in _SHRUNK}
-    return {**env, "ROTATOR_LOG_FORMAT": "json", "ROTATOR_LOG_LEVEL": "DEBUG"}
 
 
 def task_ids(cli_output: str) -> dict[str, str]:
