@@ -1,7 +1,11 @@
 """The catalogue of auth configs: Vault discovery under the prefix plus the bindings file.
 
 Listing is I/O (a recursive KV v2 LIST); the result is cached for ``ttl`` seconds so that a
-burst of ``rotate`` calls does not list Vault once per call.
+burst of ``rotate`` calls does not list Vault once per call. One thread of a process lists at a
+time: when the cache is stale, the others go on with the stale view meanwhile (at most one
+listing's time older), and a caller that asks for a fresh view gets the first listing that
+began after it asked, shared with every caller that asked meanwhile. So a worker's 16 threads
+list Vault once per ``ttl``, not 16 times, each over the whole fleet.
 
 A nanoid discovered at more than one path is ambiguous and fails closed: it is pushed from none
 of them (``AmbiguousSource``) until a bindings-file entry pins the one path. Otherwise anyone who
@@ -39,6 +43,20 @@ class CatalogView:
         return sorted({*self.bindings, *self.conflicts})
 
 
+@dataclass(frozen=True)
+class _Listed:
+    began: float  # the clock when its listing began
+    number: int  # which listing of this process made it
+    view: CatalogView
+
+
+@dataclass(frozen=True)
+class _Ask:
+    at: float
+    begun: int  # listings begun before this call: a fresh view needs a later one
+    fresh: bool
+
+
 def ambiguous_error(nanoid: str, paths: tuple[str, ...]) -> AmbiguousSource:
     """The one failure an ambiguous nanoid gets, naming every path it was found at."""
     return AmbiguousSource(
@@ -69,17 +87,35 @@ class Catalog:
             if settings.bindings_file
             else []
         )
-        self._lock = threading.Lock()
-        self._cached: tuple[float, CatalogView] | None = None
+        self._listing = threading.Lock()  # held by the one thread listing Vault
+        self._begun = 0  # listings begun so far in this process
+        self._cached: _Listed | None = None
 
     def view(self, *, fresh: bool = False) -> CatalogView:
-        with self._lock:
-            if not fresh and self._cached and self._clock() - self._cached[0] < self._ttl:
-                return self._cached[1]
-        view = self._build()
-        with self._lock:
-            self._cached = (self._clock(), view)
-        return view
+        """The cached view while younger than ``ttl``; ``fresh``: one listed after this call."""
+        asked = _Ask(self._clock(), self._begun, fresh)
+        cached = self._cached
+        if not fresh and cached is not None:
+            if self._usable(cached, asked) or not self._listing.acquire(blocking=False):
+                return cached.view  # young enough, or another thread is listing: no herd
+        else:
+            self._listing.acquire()
+        try:
+            cached = self._cached
+            if cached is not None and self._usable(cached, asked):  # listed meanwhile
+                return cached.view
+            self._begun += 1
+            listed = _Listed(self._clock(), self._begun, self._build())
+            self._cached = listed
+            return listed.view
+        finally:
+            self._listing.release()
+
+    def _usable(self, cached: _Listed, asked: _Ask) -> bool:
+        """A listing begun after the call; or, unless fresh, one younger than ``ttl``."""
+        if cached.number > asked.begun:
+            return True
+        return not asked.fresh and asked.at - cached.began < self._ttl
 
     def get(self, nanoid: str) -> Binding | None:
         """The binding for ``nanoid``, None if unknown; ``AmbiguousSource`` if found twice;
