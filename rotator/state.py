@@ -20,7 +20,8 @@ from rotator.errors import LockBusy
 from rotator.models import AppliedState, Brief, LastError, Secret, StoredState
 from rotator.state_codec import applied_from, flat, last_error_from, opt_int
 from rotator.state_keys import STREAM_MAXLEN, Keys
-from rotator.state_lock import RELEASE_LUA, Begun, HeldLock, translated
+from rotator.state_lock import Begun, HeldLock, translated
+from rotator.state_scripts import Scripts
 from rotator.states import ErrorKind
 
 # Keys is re-exported: ratelimit.py and tests/test_ratelimit.py import it from here.
@@ -32,6 +33,7 @@ class StateStore:
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
+        self._scripts = Scripts(client)
 
     @classmethod
     def from_url(
@@ -67,26 +69,20 @@ class StateStore:
 
     @translated
     def begin(self, nanoid: str, *, ttl: float) -> Begun:
-        """One round trip: the pause switches, the lock (``SET NX PX``, a random token), after
-        it in the same pipeline the applied state, and the fleet breaker."""
+        """One round trip (``state_scripts.BEGIN``): the pause switches, the lock (a random
+        token), under it the applied state, and the fleet breaker."""
         token = uuid.uuid4().hex
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.exists(Keys.paused)
-        pipe.sismember(Keys.paused_ids, nanoid)
-        pipe.set(Keys.lock(nanoid), token, nx=True, px=max(1, int(ttl * 1000)))
-        pipe.hgetall(Keys.applied(nanoid))
-        pipe.get(Keys.circuit)  # the fleet breaker: read here, not in a round trip of its own
-        everything, one, took, applied, circuit = pipe.execute()
+        opened = self._scripts.begin(nanoid, token, max(1, int(ttl * 1000)))
         lock = None
-        if took:
+        if opened.took:
             lock = HeldLock.adopt(self.redis, Keys.lock(nanoid), token, ttl=ttl, nanoid=nanoid)
         return Begun(
             nanoid=nanoid,
-            paused=bool(everything or one),
+            paused=opened.paused,
             lock=lock,
-            applied=applied_from(applied) if took else None,
+            applied=applied_from(opened.applied) if opened.took else None,
             lock_ttl=ttl,
-            circuit=decode(circuit),
+            circuit=decode(opened.circuit),
         )
 
     @translated
@@ -99,15 +95,9 @@ class StateStore:
         release: HeldLock | None = None,
     ) -> None:
         """Record, audit, drop the sweep's dedupe key (the rotation is done) and (with
-        ``release``) release the lock, in one round trip."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(Keys.applied(nanoid))
-        pipe.hset(Keys.applied(nanoid), mapping=flat(applied.__dict__))
-        pipe.delete(Keys.last_error(nanoid), Keys.failures(nanoid), Keys.queued(nanoid))
-        pipe.xadd(Keys.audit, flat(audit), maxlen=STREAM_MAXLEN, approximate=True)
-        if release is not None:
-            pipe.eval(RELEASE_LUA, 1, release.key, release.token)
-        pipe.execute()
+        ``release``) release the lock, in one atomic round trip (``state_scripts.RECORD``)."""
+        token = release.token if release is not None else None
+        self._scripts.record(nanoid, applied.__dict__, audit, token)
         if release is not None:
             release.released_by_pipeline()
 

@@ -131,7 +131,7 @@ def _slice(
             continue
         enqueue(nanoid, decision.force)
         counts["queued"] += 1
-        log.info(
+        log.debug(  # one line per rotation at INFO: its own; sweep.completed counts these
             "sweep.queued", auth_config_id=nanoid, reason=decision.reason, vault_version=version
         )
 

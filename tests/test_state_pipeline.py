@@ -1,14 +1,18 @@
 """The rotation's Redis state in two round trips, against a real Redis: ``begin`` (pause
-switches, lock, applied state) and ``record_success`` with the lock's release."""
+switches, lock, applied state, breaker) and ``record_success`` with the lock's release, each
+one EVALSHA of a Lua script (``rotator.state_scripts``), as MONITOR shows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+import redis
 
 from rotator.circuit import Cause, Circuit, encode
 from rotator.errors import LockBusy
 from rotator.models import AppliedState
-from rotator.state import Keys, StateStore
+from rotator.state import Begun, Keys, StateStore
 from rotator.states import CircuitState
 
 
@@ -23,9 +27,30 @@ def _applied(version: int) -> AppliedState:
     )
 
 
-def _commands(store: StateStore) -> int:
-    """Commands the Redis server has processed so far (this INFO included)."""
-    return int(store.redis.info("stats")["total_commands_processed"])
+def _sent(url: str, store: StateStore, action: Callable[[], object]) -> list[str]:
+    """The commands ``action`` sent to the server (those its scripts ran left out), as a
+    MONITOR connection sees them between two markers."""
+    watcher = redis.Redis.from_url(url, decode_responses=True)
+    with watcher.monitor() as monitor:  # type: ignore[no-untyped-call]
+        store.redis.echo("rotator-test-start")
+        action()
+        store.redis.echo("rotator-test-end")
+        sent: list[str] = []
+        started = False
+        for event in monitor.listen():
+            command = str(event["command"])
+            if command == "ECHO rotator-test-start":
+                started = True
+            elif command == "ECHO rotator-test-end":
+                break
+            elif started and event.get("client_type") != "lua":
+                sent.append(command.split(" ", 1)[0].upper())
+    watcher.close()
+    return sent
+
+
+def _last_audit(store: StateStore) -> dict[str, str]:
+    return store.audit_newest(count=1)[0][1]
 
 
 def test_begin_takes_the_lock_and_reads_pause_and_applied_state(store: StateStore) -> None:
@@ -57,19 +82,58 @@ def test_begin_sees_both_pause_switches(store: StateStore) -> None:
         store.resume("ac_b2")
 
 
-def test_record_success_releases_the_lock_in_the_same_round_trip(store: StateStore) -> None:
+def test_record_success_releases_the_lock_in_the_same_round_trip(
+    store: StateStore, redis_url: str
+) -> None:
     """Recording with ``release`` deletes the lock (ours) with the record and the audit entry:
-    the Redis server processes one MULTI/EXEC batch and no separate release afterwards."""
+    one EVALSHA, and no separate release afterwards."""
+    store.record_success("ac_b0", _applied(1), audit={"outcome": "succeeded"})  # script loaded
     lock = store.begin("ac_b5", ttl=30).held()
-    before = _commands(store)
-    store.record_success("ac_b5", _applied(4), audit={"outcome": "succeeded"}, release=lock)
-    lock.release()  # already released: sends nothing
-    after = _commands(store)
+
+    def record() -> None:
+        store.record_success("ac_b5", _applied(4), audit={"outcome": "succeeded"}, release=lock)
+        lock.release()  # already released: sends nothing
+
+    assert _sent(redis_url, store, record) == ["EVALSHA"]
     assert store.redis.exists(Keys.lock("ac_b5")) == 0 and lock.released
     got = store.get_applied("ac_b5")
     assert got is not None and got.version == 4
-    # INFO once; the batch's MULTI, DEL, HSET, DEL, XADD, EVAL, EXEC; the script's GET and DEL.
-    assert after - before == 1 + 7 + 2
+    assert _last_audit(store) == {"outcome": "succeeded"}
+
+
+def test_record_success_replaces_the_applied_state_and_drops_errors_and_the_dedupe_key(
+    store: StateStore,
+) -> None:
+    """A field of an older record does not survive; the last error, the failure count and the
+    sweep's dedupe key are gone; without ``release`` the lock is left alone."""
+    store.redis.hset(Keys.applied("ac_c1"), mapping={"version": "1", "stale_field": "x"})
+    store.redis.hset(Keys.last_error("ac_c1"), mapping={"kind": "permanent", "message": "m"})
+    store.redis.set(Keys.failures("ac_c1"), "2")
+    store.redis.set(Keys.queued("ac_c1"), "1")
+    store.redis.set(Keys.lock("ac_c1"), "held-by-someone")
+    store.record_success("ac_c1", _applied(7), audit={"outcome": "succeeded", "n": 7})
+    assert store.redis.hgetall(Keys.applied("ac_c1")) == {
+        "version": "7",
+        "fingerprint": "f" * 16,
+        "applied_at": "1.0",
+        "request_id": "r",
+        "vault_path": "p",
+    }
+    for gone in (Keys.last_error, Keys.failures, Keys.queued):
+        assert store.redis.exists(gone("ac_c1")) == 0
+    assert store.redis.get(Keys.lock("ac_c1")) == "held-by-someone"
+    assert _last_audit(store) == {"outcome": "succeeded", "n": "7"}
+
+
+def test_the_scripts_are_loaded_again_on_a_server_that_forgot_them(store: StateStore) -> None:
+    """A new master after a failover knows no script: begin and record still work."""
+    store.begin("ac_c2", ttl=5)
+    store.redis.script_flush()
+    begun = store.begin("ac_c3", ttl=5)
+    assert begun.lock is not None
+    store.redis.script_flush()
+    store.record_success("ac_c3", _applied(2), audit={"outcome": "succeeded"}, release=begun.lock)
+    assert store.redis.exists(Keys.lock("ac_c3")) == 0
 
 
 def test_record_success_leaves_a_lock_someone_else_took(store: StateStore) -> None:
@@ -80,16 +144,16 @@ def test_record_success_leaves_a_lock_someone_else_took(store: StateStore) -> No
     assert store.redis.get(Keys.lock("ac_b6")) == "someone-else"
 
 
-def test_begin_reads_the_fleet_breaker_in_the_same_round_trip(store: StateStore) -> None:
-    """The breaker comes with begin's pipeline: an open breaker reads as open, a missing or
+def test_begin_reads_the_fleet_breaker_in_the_same_round_trip(
+    store: StateStore, redis_url: str
+) -> None:
+    """The breaker comes with begin's round trip: an open breaker reads as open, a missing or
     garbled value as closed (fail open), with no GET of its own afterwards."""
     assert not store.begin("ac_b7", ttl=5).circuit.open
     opened = Circuit(CircuitState.OPEN, Cause.KEY_REJECTED, 1.0, ("ac_x",))
     store.redis.set(Keys.circuit, encode(opened))
-    before = _commands(store)
-    begun = store.begin("ac_b8", ttl=5)
-    # INFO once; EXISTS, SISMEMBER, SET, HGETALL and the breaker's GET in one pipeline
-    assert _commands(store) - before == 1 + 5
-    assert begun.circuit == opened
+    got: list[object] = []
+    assert _sent(redis_url, store, lambda: got.append(store.begin("ac_b8", ttl=5))) == ["EVALSHA"]
+    assert isinstance(got[0], Begun) and got[0].circuit == opened
     store.redis.set(Keys.circuit, "{not json")
     assert not store.begin("ac_b9", ttl=5).circuit.open

@@ -80,6 +80,12 @@ __all__ = ["bench"]
 )
 @click.option("--quick", is_flag=True, help="Small sizes: a smoke test in well under a minute.")
 @click.option(
+    "--only",
+    multiple=True,
+    metavar="PHASE",
+    help="Run only the phases whose name starts with PHASE (repeatable), e.g. 'full rotation'.",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False),
@@ -98,12 +104,20 @@ def bench(  # noqa: PLR0917  (click passes options positionally)
     rate_windows: int,
     sync_budget: float,
     quick: bool,
+    only: tuple[str, ...],
     json_path: str | None,
 ) -> None:
     """Benchmark rotator on its own loopback stack (OpenBao dev, Redis, the emulator in a
     subprocess, worker subprocesses) and print each figure next to a baseline from the same run."""
     from rotator.bench.options import Options
-    from rotator.bench.run import run_bench
+    from rotator.bench.run import PHASES, run_bench
+
+    names = [label for label, _ in PHASES]
+    for wanted in only:
+        if not any(n.startswith(wanted) for n in names):
+            raise click.BadParameter(
+                f"no phase starts with {wanted!r}; phases: {names}", param_hint="--only"
+            )
 
     options = Options(
         configs=configs,
@@ -119,4 +133,5 @@ def bench(  # noqa: PLR0917  (click passes options positionally)
         sync_budget=sync_budget,
         quick=quick,
     )
-    sys.exit(run_bench(options, json_path))
+    chosen = [n for n in names if not only or any(n.startswith(w) for w in only)]
+    sys.exit(run_bench(options, json_path, phases=chosen))

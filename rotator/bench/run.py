@@ -59,7 +59,10 @@ def _seed(ctx: Context, clock: Callable[[], str]) -> None:
             )
 
 
-def run_bench(options: Options, json_path: str | None = None) -> int:
+def run_bench(
+    options: Options, json_path: str | None = None, phases: list[str] | None = None
+) -> int:
+    """Every phase (or those named in ``phases``), one table; the exit code as above."""
     from rotator.logs import configure_logging
 
     o = options.effective()
@@ -88,6 +91,8 @@ def run_bench(options: Options, json_path: str | None = None) -> int:
             _seed(ctx, clock)
             machine = machine_info(stack.redis.binary, stack.bao.binary)
             for label, phase in PHASES:
+                if phases is not None and label not in phases:
+                    continue
                 click.echo(f"{clock()} {label} ...", err=True)
                 try:
                     out = phase(ctx)

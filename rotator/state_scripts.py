@@ -1,0 +1,98 @@
+"""The two Redis round trips of every rotation, each one Lua script (part of the Redis seam
+with state.py, which calls them).
+
+``BEGIN``: the pause switches, the lock (``SET NX PX`` with a random token), under it the
+applied state, and the fleet breaker. ``RECORD``: the applied state replaced, the last error,
+failure count and sweep dedupe key dropped, the lock released if the token still holds it, and
+one audit entry. A script is atomic like MULTI/EXEC, and one command instead of five or seven
+costs the worker far less CPU to pack and parse (measured: about 40% of the client's CPU for the
+two). Scripts run with EVALSHA, loaded again by redis-py when a server does not know them (a
+new master after a failover). Every key is passed in KEYS; nothing here holds a secret value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from rotator.state_codec import flat
+from rotator.state_keys import STREAM_MAXLEN, Keys
+
+__all__ = ["BEGIN_LUA", "RECORD_LUA", "Opened", "Scripts"]
+
+# KEYS: paused, paused ids, lock, applied, circuit. ARGV: nanoid, token, lock TTL (ms).
+# Returns {everything paused, this one paused, lock taken (1/0), applied (flat), circuit}.
+BEGIN_LUA = """
+local everything = redis.call('EXISTS', KEYS[1])
+local one = redis.call('SISMEMBER', KEYS[2], ARGV[1])
+local took = redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3])
+local applied = {}
+if took then applied = redis.call('HGETALL', KEYS[4]) end
+return {everything, one, took and 1 or 0, applied, redis.call('GET', KEYS[5])}
+"""
+
+# KEYS: applied, last error, failures, queued, audit, lock. ARGV: token ('': no release),
+# audit MAXLEN, n, then n applied field/value pairs, then the audit entry's pairs.
+# Returns 1 when it released the lock, else 0.
+RECORD_LUA = """
+local n = tonumber(ARGV[3])
+redis.call('DEL', KEYS[1])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + 2 * n)) end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+local released = 0
+if ARGV[1] ~= '' and redis.call('GET', KEYS[6]) == ARGV[1] then
+  redis.call('DEL', KEYS[6])
+  released = 1
+end
+if #ARGV > 3 + 2 * n then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4 + 2 * n))
+end
+return released
+"""
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What ``BEGIN`` read: paused (either switch), the lock taken, applied (raw), circuit."""
+
+    paused: bool
+    took: bool
+    applied: dict[str, str]
+    circuit: str | None
+
+
+def _pairs(fields: Mapping[str, object]) -> list[Any]:
+    return [x for kv in flat(fields).items() for x in kv]
+
+
+class Scripts:
+    """The scripts registered on one client (registering computes the SHA; no round trip)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._begin = client.register_script(BEGIN_LUA)
+        self._record = client.register_script(RECORD_LUA)
+
+    def begin(self, nanoid: str, token: str, ttl_ms: int) -> Opened:
+        keys = [Keys.paused, Keys.paused_ids, Keys.lock(nanoid), Keys.applied(nanoid)]
+        everything, one, took, applied, circuit = self._begin(
+            keys=[*keys, Keys.circuit], args=[nanoid, token, ttl_ms]
+        )
+        raw = {str(k): str(v) for k, v in zip(applied[::2], applied[1::2], strict=True)}
+        return Opened(bool(everything or one), bool(took), raw, circuit)
+
+    def record(
+        self,
+        nanoid: str,
+        applied: Mapping[str, object],
+        audit: Mapping[str, object],
+        token: str | None,
+    ) -> bool:
+        """Record a success in one atomic round trip; True when it released the lock."""
+        keys = [Keys.applied(nanoid), Keys.last_error(nanoid), Keys.failures(nanoid)]
+        keys += [Keys.queued(nanoid), Keys.audit, Keys.lock(nanoid)]
+        pairs = _pairs(applied)
+        args = [token or "", STREAM_MAXLEN, len(pairs) // 2, *pairs, *_pairs(audit)]
+        return bool(self._record(keys=keys, args=args))
