@@ -19,14 +19,7 @@ from rotator.circuit import CLOSED, Circuit
 from rotator.errors import LockBusy, StateUnavailable
 from rotator.models import AppliedState
 
-__all__ = ["KEEPER", "RELEASE_LUA", "Begun", "HeldLock", "LockKeeper", "best_effort", "translated"]
-
-# redis-py's own release script: delete the key only while it still holds our token.
-RELEASE_LUA = (
-    "local t = redis.call('get', KEYS[1]) "
-    "if not t or t ~= ARGV[1] then return 0 end "
-    "redis.call('del', KEYS[1]) return 1"
-)
+__all__ = ["KEEPER", "Begun", "HeldLock", "LockKeeper", "best_effort", "translated"]
 
 log = structlog.get_logger("rotator.state")
 

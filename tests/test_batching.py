@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from rotator.batching import MAX_ENTRIES, SPREAD, Entry, batch_size, chunks, parse_entries
+from rotator.batching import (
+    MAX_ENTRIES,
+    SPREAD,
+    STAGGER,
+    Entry,
+    batch_size,
+    chunks,
+    parse_entries,
+)
 
 
 @pytest.mark.parametrize(
@@ -30,8 +38,24 @@ def test_chunks_keep_every_item_once_in_order_and_at_least_spread_tasks() -> Non
     items = list(range(1000))
     batches = chunks(items, most=25)
     assert [i for b in batches for i in b] == items
-    assert len(batches) >= SPREAD
-    assert {len(b) for b in batches[:-1]} == {15} and 1 <= len(batches[-1]) <= 15
+    assert SPREAD <= len(batches) <= SPREAD + 8
+    assert max(len(b) for b in batches) <= 25
+
+
+def test_batches_started_together_have_staggered_sizes_around_the_batch_size() -> None:
+    """Sizes cycle over STAGGER eighths of batch_size (15 for 1,000): batches that start at
+    once end at different times, so their successors are not all fetched at the same moment."""
+    sizes = [len(b) for b in chunks(list(range(1000)), most=25)]
+    assert sizes[:9] == [22, 7, 18, 11, 20, 9, 16, 13, 15]
+    assert sizes[9:18] == sizes[:9]
+    assert sum(STAGGER) == 8 * len(STAGGER)  # the mean is batch_size before rounding down
+
+
+def test_staggered_sizes_never_pass_the_setting_nor_drop_below_one() -> None:
+    sizes = [len(b) for b in chunks(list(range(10_000)), most=25)]
+    assert max(sizes) == 25 and min(sizes[:-1]) == 12 and set(sizes[:32]) == {12, 15, 18, 21, 25}
+    assert {len(b) for b in chunks(list(range(127)), most=25)} == {1}
+    assert [len(b) for b in chunks(list(range(200)), most=2)][:9] == [2, 1, 2, 1, 2, 1, 2, 1, 2]
 
 
 def test_few_rotations_are_one_task_each() -> None:
