@@ -74,3 +74,14 @@ def test_bench_quick_prints_every_row_with_numbers() -> None:
     assert "machine: nproc " in proc.stdout
     assert re.search(r"redis \d", proc.stdout)
     assert re.search(r"openbao v\d", proc.stdout)
+
+
+def test_only_names_known_phases_and_an_unknown_one_is_refused_before_any_server_starts() -> None:
+    """`--only` picks phases by the start of their names; a name no phase starts with is one
+    clear error listing the phases (exit 2), and nothing is started."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROTATOR_", "VAULT_"))}
+    argv = [sys.executable, "-m", "rotator.bench", "--only", "full rot", "--only", "nothing"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "no phase starts with 'nothing'" in done.stderr and "'full rotation'" in done.stderr
+    assert "stack up" not in done.stderr and "Traceback" not in done.stderr

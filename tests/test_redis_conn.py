@@ -62,3 +62,14 @@ def test_the_current_primary_of_a_single_server_is_its_address() -> None:
     """No connection is needed to name a single server."""
     assert current_primary(RedisSpec("redis://10.0.0.5:6380/0")) == "10.0.0.5:6380"
     assert current_primary(RedisSpec("unix:///run/r.sock?db=1")) == "unix:/run/r.sock"
+
+
+def test_the_clients_parse_and_pack_with_hiredis() -> None:
+    """hiredis is a dependency: redis-py's C parser (and, by the same switch, its C command
+    packer) serves every Redis call; without it the workers would silently spend more CPU on
+    every command."""
+    from redis import connection
+    from redis.utils import HIREDIS_AVAILABLE
+
+    assert HIREDIS_AVAILABLE
+    assert connection.DefaultParser.__name__ == "_HiredisParser"
