@@ -3,6 +3,7 @@ and pause behave as documented; two beats and two workers push each change once.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -136,3 +137,19 @@ def _applied(stack: Stack, nanoid: str) -> int | None:
 def _sent_sweeps(log: Path) -> int:
     """How many sweeps a beat process has sent, from its own log."""
     return log.read_text(errors="replace").count("Sending due task rotator-sweep")
+
+
+def test_a_queued_config_is_a_debug_line_and_the_sweep_ends_with_one_info_line(
+    stack: Stack, log_stream: io.StringIO
+) -> None:
+    """At INFO a rotation has one line of its own (``rotation.*``): the sweep's per-config
+    ``sweep.queued`` is DEBUG, and its ``sweep.completed`` (INFO) counts what it queued."""
+    for n in range(3):
+        stack.put(f"ac_q{n}", {"credentials": {"client_secret": f"sec-q{n}"}})
+    _sweep(stack)
+    lines = [json.loads(line) for line in log_stream.getvalue().splitlines() if line.strip()]
+    queued = [e for e in lines if e.get("event") == "sweep.queued"]
+    assert sorted(e["auth_config_id"] for e in queued) == ["ac_q0", "ac_q1", "ac_q2"]
+    assert {e["level"] for e in queued} == {"debug"}
+    completed = [e for e in lines if e.get("event") == "sweep.completed"]
+    assert [(e["level"], e["queued"]) for e in completed] == [("info", 3)]
