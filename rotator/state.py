@@ -253,20 +253,17 @@ class StateStore:
 
     @translated
     def stored(self, nanoids: list[str]) -> dict[str, StoredState]:
-        """Applied state, last error and failure count of each auth config, in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for nanoid in nanoids:
-            pipe.hgetall(Keys.applied(nanoid))
-            pipe.hgetall(Keys.last_error(nanoid))
-            pipe.get(Keys.failures(nanoid))
-        res = pipe.execute()
+        """Applied state, last error and failure count of each auth config: one script call
+        per 1,024 of them (``state_scripts.READ_STORED``)."""
         return {
             nanoid: StoredState(
-                applied=applied_from(res[3 * i]),
-                last_error=last_error_from(res[3 * i + 1]),
-                failures=int(res[3 * i + 2] or 0),
+                applied=applied_from(applied),
+                last_error=last_error_from(error),
+                failures=int(failures or 0),
             )
-            for i, nanoid in enumerate(nanoids)
+            for nanoid, (applied, error, failures) in zip(
+                nanoids, self._scripts.stored(nanoids), strict=True
+            )
         }
 
     @translated

@@ -21,7 +21,7 @@ import redis
 from rotator.state_codec import flat
 from rotator.state_keys import STREAM_MAXLEN, Keys
 
-__all__ = ["BEGIN_LUA", "RECORD_LUA", "Opened", "Scripts"]
+__all__ = ["BEGIN_LUA", "READ_STORED_LUA", "RECORD_LUA", "STORED_CHUNK", "Opened", "Scripts"]
 
 # KEYS: paused, paused ids, lock, applied, circuit. ARGV: nanoid, token, lock TTL (ms).
 # Returns {everything paused, this one paused, lock taken (1/0), applied (flat), circuit}.
@@ -54,6 +54,22 @@ return released
 """
 
 
+# KEYS: applied, last error, failures of each auth config in turn (read only). Returns, per
+# auth config, {applied (flat), last error (flat), failures or nil}.
+READ_STORED_LUA = """
+local out = {}
+for i = 1, #KEYS, 3 do
+  out[#out + 1] = redis.call('HGETALL', KEYS[i])
+  out[#out + 1] = redis.call('HGETALL', KEYS[i + 1])
+  out[#out + 1] = redis.call('GET', KEYS[i + 2])
+end
+return out
+"""
+STORED_CHUNK = 1024  # auth configs per READ_STORED call: a few ms of the Redis server each
+
+Raw = tuple[dict[str, str], dict[str, str], str | None]
+
+
 @dataclass(frozen=True)
 class Opened:
     """What ``BEGIN`` read: paused (either switch), the lock taken, applied (raw), circuit."""
@@ -62,6 +78,11 @@ class Opened:
     took: bool
     applied: dict[str, str]
     circuit: str | None
+
+
+def _hash(flat_reply: list[Any]) -> dict[str, str]:
+    """A hash as a script returns it (field, value, field, value...) as a dict."""
+    return {str(k): str(v) for k, v in zip(flat_reply[::2], flat_reply[1::2], strict=True)}
 
 
 def _pairs(fields: Mapping[str, object]) -> list[Any]:
@@ -74,14 +95,14 @@ class Scripts:
     def __init__(self, client: redis.Redis) -> None:
         self._begin = client.register_script(BEGIN_LUA)
         self._record = client.register_script(RECORD_LUA)
+        self._read_stored = client.register_script(READ_STORED_LUA)
 
     def begin(self, nanoid: str, token: str, ttl_ms: int) -> Opened:
         keys = [Keys.paused, Keys.paused_ids, Keys.lock(nanoid), Keys.applied(nanoid)]
         everything, one, took, applied, circuit = self._begin(
             keys=[*keys, Keys.circuit], args=[nanoid, token, ttl_ms]
         )
-        raw = {str(k): str(v) for k, v in zip(applied[::2], applied[1::2], strict=True)}
-        return Opened(bool(everything or one), bool(took), raw, circuit)
+        return Opened(bool(everything or one), bool(took), _hash(applied), circuit)
 
     def record(
         self,
@@ -96,3 +117,20 @@ class Scripts:
         pairs = _pairs(applied)
         args = [token or "", STREAM_MAXLEN, len(pairs) // 2, *pairs, *_pairs(audit)]
         return bool(self._record(keys=keys, args=args))
+
+    def stored(self, nanoids: list[str]) -> list[Raw]:
+        """Applied state, last error and failure count (raw) of each auth config, in order, in
+        one round trip per ``STORED_CHUNK``: one command, not three per auth config."""
+        out: list[Raw] = []
+        for at in range(0, len(nanoids), STORED_CHUNK):
+            keys = [
+                key
+                for nanoid in nanoids[at : at + STORED_CHUNK]
+                for key in (Keys.applied(nanoid), Keys.last_error(nanoid), Keys.failures(nanoid))
+            ]
+            res = self._read_stored(keys=keys, args=[])
+            out += [
+                (_hash(res[i]), _hash(res[i + 1]), None if res[i + 2] is None else str(res[i + 2]))
+                for i in range(0, len(res), 3)
+            ]
+        return out

@@ -11,8 +11,9 @@ import redis
 
 from rotator.circuit import Cause, Circuit, encode
 from rotator.errors import LockBusy
-from rotator.models import AppliedState
+from rotator.models import AppliedState, StoredState
 from rotator.state import Begun, Keys, StateStore
+from rotator.state_scripts import STORED_CHUNK
 from rotator.states import CircuitState
 
 
@@ -157,3 +158,29 @@ def test_begin_reads_the_fleet_breaker_in_the_same_round_trip(
     assert isinstance(got[0], Begun) and got[0].circuit == opened
     store.redis.set(Keys.circuit, "{not json")
     assert not store.begin("ac_b9", ttl=5).circuit.open
+
+
+def test_stored_reads_every_config_in_one_script_call_per_chunk(
+    store: StateStore, redis_url: str
+) -> None:
+    """Applied state, last error and failure count of each auth config, mapped to the right
+    one across a chunk boundary; a config with nothing stored reads as empty; a damaged
+    applied hash reads as never applied. One EVALSHA per STORED_CHUNK configs."""
+    ids = [f"ac_st{n:05d}" for n in range(STORED_CHUNK + 5)]
+    store.record_success(ids[0], _applied(3), audit={"outcome": "succeeded"})
+    last = ids[-1]
+    store.redis.hset(Keys.last_error(last), mapping={"kind": "permanent", "message": "m"})
+    store.redis.set(Keys.failures(last), "2")
+    store.redis.hset(Keys.applied(ids[1]), mapping={"version": "not a number"})
+    store.stored(ids[:1])  # the script loaded
+    got: dict[str, StoredState] = {}
+    assert _sent(redis_url, store, lambda: got.update(store.stored(ids))) == ["EVALSHA"] * 2
+    assert list(got) == ids
+    first = got[ids[0]].applied
+    assert first is not None and first.version == 3 and got[ids[0]].failures == 0
+    assert got[ids[1]].applied is None  # damaged: a harmless re-push
+    tail = got[last]
+    assert tail.applied is None and tail.failures == 2
+    assert tail.last_error is not None and tail.last_error.message == "m"
+    assert all(got[n] == StoredState(None, None, 0) for n in ids[2:-1])
+    assert store.stored([]) == {}
