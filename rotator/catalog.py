@@ -2,9 +2,10 @@
 
 Listing is I/O (a recursive KV v2 LIST); the result is cached for ``ttl`` seconds so that a
 burst of ``rotate`` calls does not list Vault once per call. One thread of a process lists at a
-time: when the cache is stale, the others go on with the stale view meanwhile (at most one
-listing's time older), and a caller that asks for a fresh view gets the first listing that
-began after it asked, shared with every caller that asked meanwhile. So a worker's 16 threads
+time: when the cache is stale, the others go on with the stale view meanwhile (up to
+``STALE_FOR`` TTLs old; past that they wait for the listing), and a caller that asks for a
+fresh view gets the first listing that began after it asked, shared with every caller that
+asked meanwhile; a listing that fails raises to all of them at once. So a worker's 16 threads
 list Vault once per ``ttl``, not 16 times, each over the whole fleet.
 
 A nanoid discovered at more than one path is ambiguous and fails closed: it is pushed from none
@@ -43,6 +44,9 @@ class CatalogView:
         return sorted({*self.bindings, *self.conflicts})
 
 
+STALE_FOR = 2  # a stale view is served while a listing runs, up to this many TTLs old
+
+
 @dataclass(frozen=True)
 class _Listed:
     began: float  # the clock when its listing began
@@ -55,6 +59,18 @@ class _Ask:
     at: float
     begun: int  # listings begun before this call: a fresh view needs a later one
     fresh: bool
+
+
+@dataclass(frozen=True)
+class _Failed:
+    number: int
+    ended: float  # the clock when it failed
+    error: Exception
+
+    def covers(self, asked: _Ask) -> bool:
+        """Whether this failure answers ``asked``: a listing begun after the call, or (unless
+        fresh) one still under way when the call came."""
+        return self.number > asked.begun or (not asked.fresh and self.ended >= asked.at)
 
 
 def ambiguous_error(nanoid: str, paths: tuple[str, ...]) -> AmbiguousSource:
@@ -90,24 +106,38 @@ class Catalog:
         self._listing = threading.Lock()  # held by the one thread listing Vault
         self._begun = 0  # listings begun so far in this process
         self._cached: _Listed | None = None
+        self._failed: _Failed | None = None  # the last listing, when it failed
 
     def view(self, *, fresh: bool = False) -> CatalogView:
-        """The cached view while younger than ``ttl``; ``fresh``: one listed after this call."""
+        """The cached view while younger than ``ttl``; ``fresh``: one listed after this call.
+        A listing that fails raises to every caller that waited for it, not to each in turn."""
         asked = _Ask(self._clock(), self._begun, fresh)
         cached = self._cached
         if not fresh and cached is not None:
-            if self._usable(cached, asked) or not self._listing.acquire(blocking=False):
-                return cached.view  # young enough, or another thread is listing: no herd
+            if self._usable(cached, asked):
+                return cached.view
+            young = asked.at - cached.began < self._ttl * STALE_FOR
+            if young and not self._listing.acquire(blocking=False):
+                return cached.view  # another thread is listing: no herd
+            if not young:
+                self._listing.acquire()  # too old to serve: wait for the listing under way
         else:
             self._listing.acquire()
         try:
             cached = self._cached
             if cached is not None and self._usable(cached, asked):  # listed meanwhile
                 return cached.view
+            if self._failed is not None and self._failed.covers(asked):
+                raise self._failed.error  # the listing this call waited for failed
             self._begun += 1
-            listed = _Listed(self._clock(), self._begun, self._build())
-            self._cached = listed
-            return listed.view
+            began = self._clock()
+            try:
+                view = self._build()
+            except Exception as exc:
+                self._failed = _Failed(self._begun, self._clock(), exc)
+                raise
+            self._cached, self._failed = _Listed(began, self._begun, view), None
+            return view
         finally:
             self._listing.release()
 

@@ -96,8 +96,8 @@ class StateStore:
     ) -> None:
         """Record, audit, drop the sweep's dedupe key (the rotation is done) and (with
         ``release``) release the lock, in one atomic round trip (``state_scripts.RECORD``)."""
-        token = release.token if release is not None else None
-        self._scripts.record(nanoid, applied.__dict__, audit, token)
+        lock = (release.key, release.token) if release is not None else None
+        self._scripts.record(nanoid, applied.__dict__, audit, lock)
         if release is not None:
             release.released_by_pipeline()
 

@@ -4,7 +4,9 @@ with state.py, which calls them).
 ``BEGIN``: the pause switches, the lock (``SET NX PX`` with a random token), under it the
 applied state, and the fleet breaker. ``RECORD``: the applied state replaced, the last error,
 failure count and sweep dedupe key dropped, the lock released if the token still holds it, and
-one audit entry. A script is atomic like MULTI/EXEC, and one command instead of five or seven
+one audit entry. A script runs alone on the server, like MULTI/EXEC; unlike it, an error
+stops the script where it happens (what ran stays), so RECORD writes the record and the audit
+entry before it touches the lock. One command instead of five or seven
 costs the worker far less CPU to pack and parse (measured: about 40% of the client's CPU for the
 two). Scripts run with EVALSHA, loaded again by redis-py when a server does not know them (a
 new master after a failover). Every key is passed in KEYS; nothing here holds a secret value.
@@ -35,20 +37,20 @@ return {everything, one, took and 1 or 0, applied, redis.call('GET', KEYS[5])}
 """
 
 # KEYS: applied, last error, failures, queued, audit, lock. ARGV: token ('': no release),
-# audit MAXLEN, n, then n applied field/value pairs, then the audit entry's pairs.
-# Returns 1 when it released the lock, else 0.
+# audit MAXLEN, n, then n applied field/value pairs, then the audit entry's pairs (both
+# non-empty). Returns 1 when it released the lock, else 0. The record and the audit entry come
+# first: a damaged lock key (another type) cannot stop them (pcall), and leaves the lock to
+# its TTL.
 RECORD_LUA = """
 local n = tonumber(ARGV[3])
 redis.call('DEL', KEYS[1])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + 2 * n)) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + 2 * n))
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4 + 2 * n))
 local released = 0
-if ARGV[1] ~= '' and redis.call('GET', KEYS[6]) == ARGV[1] then
+if ARGV[1] ~= '' and redis.pcall('GET', KEYS[6]) == ARGV[1] then
   redis.call('DEL', KEYS[6])
   released = 1
-end
-if #ARGV > 3 + 2 * n then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4 + 2 * n))
 end
 return released
 """
@@ -109,13 +111,17 @@ class Scripts:
         nanoid: str,
         applied: Mapping[str, object],
         audit: Mapping[str, object],
-        token: str | None,
+        lock: tuple[str, str] | None,
     ) -> bool:
-        """Record a success in one atomic round trip; True when it released the lock."""
+        """Record a success in one round trip; with ``lock`` (key, token), release it if the
+        token still holds it. True when it released the lock."""
+        pairs, entry = _pairs(applied), _pairs(audit)
+        if not pairs or not entry:
+            raise ValueError("a success record needs its applied state and its audit entry")
+        lock_key, token = lock if lock is not None else (Keys.lock(nanoid), "")
         keys = [Keys.applied(nanoid), Keys.last_error(nanoid), Keys.failures(nanoid)]
-        keys += [Keys.queued(nanoid), Keys.audit, Keys.lock(nanoid)]
-        pairs = _pairs(applied)
-        args = [token or "", STREAM_MAXLEN, len(pairs) // 2, *pairs, *_pairs(audit)]
+        keys += [Keys.queued(nanoid), Keys.audit, lock_key]
+        args = [token, STREAM_MAXLEN, len(pairs) // 2, *pairs, *entry]
         return bool(self._record(keys=keys, args=args))
 
     def stored(self, nanoids: list[str]) -> list[Raw]:

@@ -1,7 +1,7 @@
 """What each frame of ``rotator status --watch`` shows, read within the refresh interval.
 
-Redis is read in full every frame (one pipeline for every auth config). Vault's versions are
-read rolling: the first frame reads every one (as ``rotator status`` does), and each later
+Redis is read in full every frame (one script call per 1,024 auth configs). Vault's versions
+are read rolling: the first frame reads every one (as ``rotator status`` does), and each later
 frame re-reads those read longest ago, as many as fit in its time budget, so a frame of a
 10,000-config fleet takes about the budget instead of the 20 s that all the KV v2 metadata
 reads take. The catalogue (the Vault LIST) is re-read every ``CATALOG_EVERY`` seconds; a new

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from rotator.batching import SPREAD
+from rotator.batching import SPREAD, chunks
 from rotator.emulator import Fault
 from tests.faults_support import default_env, events, patch_counts, secret_value, seed
 from tests.helpers import Stack
@@ -45,10 +45,12 @@ def _received(text: str, task: str) -> int:
 def test_a_mass_rotation_is_batched_and_each_config_is_still_its_own_rotation(
     stack: Stack, procs: Procs, celery_env: dict[str, str]
 ) -> None:
-    """256 configs (4 per task: at least SPREAD tasks): 64 batch tasks, a single one only for an
-    entry requeued alone, every config PATCHed exactly once, one rotation.succeeded line and one
-    audit entry each."""
+    """256 configs (about 4 per task, staggered 2 to 6: at least SPREAD tasks): 68 batch tasks,
+    a single one only for an entry requeued alone, every config PATCHed exactly once, one
+    rotation.succeeded line and one audit entry each."""
     ids = [f"ac_b{n:03d}" for n in range(SPREAD * 4)]
+    tasks = len(chunks(ids, most=25))
+    assert tasks == 68 and min(len(c) for c in chunks(ids, most=25)) == 2  # all batches
     seed(stack, ids)
     env = _debug(celery_env)
     procs.env.update(env)
@@ -58,10 +60,10 @@ def test_a_mass_rotation_is_batched_and_each_config_is_still_its_own_rotation(
     rows = json.loads(res.stdout)
     assert sorted(r["auth_config_id"] for r in rows) == ids
     assert {r["result"] for r in rows} == {"succeeded"}
-    assert f"queued {len(ids)} rotation(s) in {SPREAD} tasks" in res.stderr
+    assert f"queued {len(ids)} rotation(s) in {tasks} tasks" in res.stderr
     assert patch_counts(stack.emu) == dict.fromkeys(ids, 1)
     text = procs.output()
-    assert _received(text, "rotator.rotate_batch") == SPREAD
+    assert _received(text, "rotator.rotate_batch") == tasks
     # a single task only for an entry requeued alone (rotator's own rate limit can say "later"
     # while the 8 threads start at its conservative rate): one per rotation.retrying line
     assert _received(text, "rotator.rotate") == len(events(text, "rotation.retrying"))

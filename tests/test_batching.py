@@ -9,6 +9,7 @@ from rotator.batching import (
     MAX_ENTRIES,
     SPREAD,
     STAGGER,
+    STAGGER_FROM,
     Entry,
     batch_size,
     chunks,
@@ -55,7 +56,11 @@ def test_staggered_sizes_never_pass_the_setting_nor_drop_below_one() -> None:
     sizes = [len(b) for b in chunks(list(range(10_000)), most=25)]
     assert max(sizes) == 25 and min(sizes[:-1]) == 12 and set(sizes[:32]) == {12, 15, 18, 21, 25}
     assert {len(b) for b in chunks(list(range(127)), most=25)} == {1}
-    assert [len(b) for b in chunks(list(range(200)), most=2)][:9] == [2, 1, 2, 1, 2, 1, 2, 1, 2]
+    # below STAGGER_FROM, batches stay whole: staggered, half of them would be single tasks
+    assert {len(b) for b in chunks(list(range(SPREAD * 2)), most=25)} == {2}
+    assert {len(b) for b in chunks(list(range(SPREAD * 3 + 2)), most=25)[:-1]} == {3}
+    sizes = [len(b) for b in chunks(list(range(SPREAD * STAGGER_FROM)), most=25)]
+    assert sizes[:9] == [6, 2, 5, 3, 5, 2, 4, 3, 4]
 
 
 def test_few_rotations_are_one_task_each() -> None:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from rotator.catalog import Catalog
+from rotator.catalog import STALE_FOR, Catalog
 from rotator.config import load_settings
 from rotator.errors import VaultUnavailable
 
@@ -138,5 +138,47 @@ def test_a_failed_listing_raises_to_its_caller_and_the_next_call_lists_again() -
     with pytest.raises(VaultUnavailable):
         cat.view()
     lister.fail = False
+    clock.now += 0.001  # a later call: the failure answered the calls before it only
     assert set(cat.view().bindings) == {"ac_one1"}
+    assert lister.calls == 2
+
+
+def test_a_failed_listing_raises_to_every_caller_that_waited_for_it_at_once() -> None:
+    """Eight callers waiting for one listing that fails all get its error, after one listing,
+    not eight listings one after another (each up to Vault's timeout)."""
+    lister, clock = Lister(["ac_one1"]), Clock()
+    cat = catalog(lister, clock)
+    lister.gate, lister.fail = threading.Event(), True
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(cat.view, fresh=True)
+        assert lister.entered.wait(5)
+        waiting = [pool.submit(cat.view) for _ in range(7)]
+        lister.gate.set()
+        for future in [first, *waiting]:
+            with pytest.raises(VaultUnavailable):
+                future.result(timeout=10)
+    assert lister.calls == 1
+    lister.fail = False  # a call after the failure lists again
+    clock.now += 0.001
+    assert set(cat.view().bindings) == {"ac_one1"} and lister.calls == 2
+
+
+def test_a_view_too_old_to_serve_waits_for_the_listing_under_way() -> None:
+    """Past STALE_FOR TTLs, a caller does not get the old view while another thread lists: it
+    waits for that listing (and would get its error), so a Vault that keeps failing is not
+    hidden behind an hours-old view."""
+    lister, clock = Lister(["ac_one1"]), Clock()
+    cat = catalog(lister, clock)
+    cat.view()
+    lister.names = ["ac_one1", "ac_two2"]
+    clock.now += 30.0 * STALE_FOR + 1
+    lister.gate, lister.entered = threading.Event(), threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        refreshing = pool.submit(cat.view)
+        assert lister.entered.wait(5)
+        waiting = pool.submit(cat.view)
+        assert not waiting.done()  # held back, not served the old view
+        lister.gate.set()
+        assert set(waiting.result(timeout=10).bindings) == {"ac_one1", "ac_two2"}
+        assert set(refreshing.result(timeout=10).bindings) == {"ac_one1", "ac_two2"}
     assert lister.calls == 2

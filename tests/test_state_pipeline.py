@@ -184,3 +184,19 @@ def test_stored_reads_every_config_in_one_script_call_per_chunk(
     assert tail.last_error is not None and tail.last_error.message == "m"
     assert all(got[n] == StoredState(None, None, 0) for n in ids[2:-1])
     assert store.stored([]) == {}
+
+
+def test_a_damaged_lock_key_does_not_stop_the_record_or_its_audit_entry(
+    store: StateStore,
+) -> None:
+    """A script stops at its first error (no MULTI/EXEC carrying on): the record and the audit
+    entry come before the lock, whose read cannot fail the script, so a lock key of another
+    type is left to its TTL and nothing else is lost."""
+    lock = store.begin("ac_d1", ttl=30).held()
+    store.redis.delete(Keys.lock("ac_d1"))
+    store.redis.hset(Keys.lock("ac_d1"), mapping={"not": "a lock"})
+    store.record_success("ac_d1", _applied(9), audit={"outcome": "succeeded"}, release=lock)
+    got = store.get_applied("ac_d1")
+    assert got is not None and got.version == 9
+    assert _last_audit(store) == {"outcome": "succeeded"}
+    assert store.redis.hgetall(Keys.lock("ac_d1")) == {"not": "a lock"}

@@ -56,6 +56,7 @@ def first_sync(ctx: Context, svc: Services, r: Any) -> tuple[int, float]:
     the last success)."""
     from rotator.app import QUEUE, SWEEP_TASK
     from rotator.state import Keys
+    from rotator.state_keys import STREAM_MAXLEN
 
     f, budget = ctx.fleets["sweep"], ctx.options.sync_budget
     n = len(f.nanoids)
@@ -67,7 +68,7 @@ def first_sync(ctx: Context, svc: Services, r: Any) -> tuple[int, float]:
         svc.check_alive()
         # the audit stream's length first (one command): reading every config's applied state
         # at each poll (10,000 reads every 0.2 s) took CPU from the workers being measured
-        if r.xlen(Keys.audit) >= n:
+        if r.xlen(Keys.audit) >= min(n, STREAM_MAXLEN):  # the stream keeps at most that
             done = applied_count(r, f.nanoids)
             if done == n:
                 break

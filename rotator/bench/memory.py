@@ -37,26 +37,30 @@ def measure_memory(ctx: Context) -> list[Row]:
     # does not bind (Enterprise-sized, 100,000/min), so the limiter's cost is in the figure.
     env = ctx.stack.env(prefix=f.prefix, db=DB)
     ctx.stack.emulator.set_rate_limit(ANNOUNCED, 60.0)
-    bare = bare_sync(ctx, env)  # before the workers start: nothing else runs meanwhile
-    r = ctx.redis(DB)
-    with Services(env, ctx.logdir, "memory") as svc:
-        svc.start(o.workers, o.concurrency)
-        idle = max(vm_kib(pid) for pid in svc.worker_pids)
-        done, seconds = first_sync(ctx, svc, r)
-        again = time.time()
-        svc.send(SWEEP_TASK, [([], {})])
+    try:
+        bare = bare_sync(ctx, env)  # before the workers start: nothing else runs meanwhile
+        r = ctx.redis(DB)
+        with Services(env, ctx.logdir, "memory") as svc:
+            svc.start(o.workers, o.concurrency)
+            idle = max(vm_kib(pid) for pid in svc.worker_pids)
+            done, seconds = first_sync(ctx, svc, r)
+            again = time.time()
+            svc.send(SWEEP_TASK, [([], {})])
 
-        def swept() -> bool:
-            svc.check_alive()
-            return float(r.hget(Keys.last_sweep, "at") or 0) > again
+            def swept() -> bool:
+                svc.check_alive()
+                return float(r.hget(Keys.last_sweep, "at") or 0) > again
 
-        wait_for("the no-op sweep on a worker", swept, 300, step=0.1)
-        summary = r.hgetall(Keys.last_sweep)
-        if summary.get("queued") != "0" or summary.get("checked") != str(n):
-            raise BenchError(f"the second sweep was not a no-op: {summary}")
-        ctx.note(f"no-op sweep on a worker (sweep.completed duration): {summary['duration_ms']} ms")
-        peaks = [vm_kib(pid) for pid in svc.worker_pids]
-    ctx.stack.emulator.set_rate_limit(None)
+            wait_for("the no-op sweep on a worker", swept, 300, step=0.1)
+            summary = r.hgetall(Keys.last_sweep)
+            if summary.get("queued") != "0" or summary.get("checked") != str(n):
+                raise BenchError(f"the second sweep was not a no-op: {summary}")
+            ctx.note(
+                f"no-op sweep on a worker (sweep.completed duration): {summary['duration_ms']} ms"
+            )
+            peaks = [vm_kib(pid) for pid in svc.worker_pids]
+    finally:
+        ctx.stack.emulator.set_rate_limit(None)  # the later phases set their own
     r.close()
     peak = _mb(max(peaks))
     each = ", ".join(f"{_mb(p):.0f}" for p in peaks)
