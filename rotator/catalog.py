@@ -117,10 +117,9 @@ class Catalog:
             if self._usable(cached, asked):
                 return cached.view
             young = asked.at - cached.began < self._ttl * STALE_FOR
-            if young and not self._listing.acquire(blocking=False):
-                return cached.view  # another thread is listing: no herd
-            if not young:
-                self._listing.acquire()  # too old to serve: wait for the listing under way
+            # young: served while another thread lists (no herd); older: wait for that listing
+            if not self._listing.acquire(blocking=not young):
+                return cached.view
         else:
             self._listing.acquire()
         try:

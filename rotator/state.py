@@ -95,7 +95,7 @@ class StateStore:
         release: HeldLock | None = None,
     ) -> None:
         """Record, audit, drop the sweep's dedupe key (the rotation is done) and (with
-        ``release``) release the lock, in one atomic round trip (``state_scripts.RECORD``)."""
+        ``release``) release the lock, in one round trip (``state_scripts.RECORD``)."""
         lock = (release.key, release.token) if release is not None else None
         self._scripts.record(nanoid, applied.__dict__, audit, lock)
         if release is not None:

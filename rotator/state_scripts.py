@@ -1,15 +1,16 @@
-"""The two Redis round trips of every rotation, each one Lua script (part of the Redis seam
-with state.py, which calls them).
+"""Redis round trips as Lua scripts: the two of every rotation, and the status read (part of
+the Redis seam with state.py, which calls them).
 
 ``BEGIN``: the pause switches, the lock (``SET NX PX`` with a random token), under it the
 applied state, and the fleet breaker. ``RECORD``: the applied state replaced, the last error,
 failure count and sweep dedupe key dropped, the lock released if the token still holds it, and
 one audit entry. A script runs alone on the server, like MULTI/EXEC; unlike it, an error
 stops the script where it happens (what ran stays), so RECORD writes the record and the audit
-entry before it touches the lock. One command instead of five or seven
-costs the worker far less CPU to pack and parse (measured: about 40% of the client's CPU for the
-two). Scripts run with EVALSHA, loaded again by redis-py when a server does not know them (a
-new master after a failover). Every key is passed in KEYS; nothing here holds a secret value.
+entry before it touches the lock. One command instead of five or seven costs the worker far
+less CPU to pack and parse (measured: about 40% of the client's CPU for the two).
+``READ_STORED``: what ``status`` shows, 1,024 auth configs per call. Scripts run with
+EVALSHA, loaded again by redis-py when a server does not know them (a new master after a
+failover). Every key is passed in KEYS; nothing here holds a secret value.
 """
 
 from __future__ import annotations
@@ -38,21 +39,15 @@ return {everything, one, took and 1 or 0, applied, redis.call('GET', KEYS[5])}
 
 # KEYS: applied, last error, failures, queued, audit, lock. ARGV: token ('': no release),
 # audit MAXLEN, n, then n applied field/value pairs, then the audit entry's pairs (both
-# non-empty). Returns 1 when it released the lock, else 0. The record and the audit entry come
-# first: a damaged lock key (another type) cannot stop them (pcall), and leaves the lock to
-# its TTL.
+# non-empty). The record and the audit entry come first: a damaged lock key (another
+# type) cannot stop them (pcall), and leaves the lock to its TTL.
 RECORD_LUA = """
 local n = tonumber(ARGV[3])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + 2 * n))
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4 + 2 * n))
-local released = 0
-if ARGV[1] ~= '' and redis.pcall('GET', KEYS[6]) == ARGV[1] then
-  redis.call('DEL', KEYS[6])
-  released = 1
-end
-return released
+if ARGV[1] ~= '' and redis.pcall('GET', KEYS[6]) == ARGV[1] then redis.call('DEL', KEYS[6]) end
 """
 
 
@@ -112,9 +107,9 @@ class Scripts:
         applied: Mapping[str, object],
         audit: Mapping[str, object],
         lock: tuple[str, str] | None,
-    ) -> bool:
+    ) -> None:
         """Record a success in one round trip; with ``lock`` (key, token), release it if the
-        token still holds it. True when it released the lock."""
+        token still holds it."""
         pairs, entry = _pairs(applied), _pairs(audit)
         if not pairs or not entry:
             raise ValueError("a success record needs its applied state and its audit entry")
@@ -122,7 +117,7 @@ class Scripts:
         keys = [Keys.applied(nanoid), Keys.last_error(nanoid), Keys.failures(nanoid)]
         keys += [Keys.queued(nanoid), Keys.audit, lock_key]
         args = [token, STREAM_MAXLEN, len(pairs) // 2, *pairs, *entry]
-        return bool(self._record(keys=keys, args=args))
+        self._record(keys=keys, args=args)
 
     def stored(self, nanoids: list[str]) -> list[Raw]:
         """Applied state, last error and failure count (raw) of each auth config, in order, in

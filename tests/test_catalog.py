@@ -13,6 +13,7 @@ import pytest
 from rotator.catalog import STALE_FOR, Catalog
 from rotator.config import load_settings
 from rotator.errors import VaultUnavailable
+from tests.clock_support import FakeClock
 
 ENV = {
     "VAULT_ADDR": "http://127.0.0.1:8200",
@@ -46,20 +47,12 @@ class Lister:
         return [f"{PREFIX}/{n}" for n in names]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def catalog(lister: Lister, clock: Clock) -> Catalog:
+def catalog(lister: Lister, clock: FakeClock) -> Catalog:
     return Catalog(load_settings(ENV), lister, ttl=30.0, clock=clock)
 
 
 def test_sixteen_threads_with_no_cache_list_vault_once_and_share_the_view() -> None:
-    lister, clock = Lister(["ac_one1"]), Clock()
+    lister, clock = Lister(["ac_one1"]), FakeClock()
     cat = catalog(lister, clock)
     lister.gate = threading.Event()
     with ThreadPoolExecutor(16) as pool:
@@ -74,7 +67,7 @@ def test_sixteen_threads_with_no_cache_list_vault_once_and_share_the_view() -> N
 def test_a_stale_view_serves_the_other_threads_while_one_thread_lists() -> None:
     """Past the TTL, one caller lists; a caller meanwhile gets the stale view at once, not a
     listing of its own (the herd that made a 10,000-config first sync twice as slow)."""
-    lister, clock = Lister(["ac_one1"]), Clock()
+    lister, clock = Lister(["ac_one1"]), FakeClock()
     cat = catalog(lister, clock)
     assert cat.get("ac_one1") is not None and lister.calls == 1
     lister.names = ["ac_one1", "ac_two2"]
@@ -91,7 +84,7 @@ def test_a_stale_view_serves_the_other_threads_while_one_thread_lists() -> None:
 
 
 def test_within_the_ttl_nothing_is_listed_again() -> None:
-    lister, clock = Lister(["ac_one1"]), Clock()
+    lister, clock = Lister(["ac_one1"]), FakeClock()
     cat = catalog(lister, clock)
     cat.view()
     clock.now += 29.0
@@ -105,7 +98,7 @@ def test_within_the_ttl_nothing_is_listed_again() -> None:
 def test_a_fresh_view_is_one_listed_after_the_call_and_callers_meanwhile_share_it() -> None:
     """A listing already under way when a fresh view is asked for may miss a secret written
     just before; so it lists again, once for all the callers that asked meanwhile."""
-    lister, clock = Lister(["ac_one1"]), Clock()
+    lister, clock = Lister(["ac_one1"]), FakeClock()
     cat = catalog(lister, clock)
     lister.gate = threading.Event()
     with ThreadPoolExecutor(5) as pool:
@@ -122,7 +115,7 @@ def test_a_fresh_view_is_one_listed_after_the_call_and_callers_meanwhile_share_i
 
 
 def test_an_unknown_nanoid_lists_again_and_is_found_when_just_written() -> None:
-    lister, clock = Lister(["ac_one1"]), Clock()
+    lister, clock = Lister(["ac_one1"]), FakeClock()
     cat = catalog(lister, clock)
     cat.view()
     lister.names = ["ac_one1", "ac_new9"]
@@ -132,7 +125,7 @@ def test_an_unknown_nanoid_lists_again_and_is_found_when_just_written() -> None:
 
 
 def test_a_failed_listing_raises_to_its_caller_and_the_next_call_lists_again() -> None:
-    lister, clock = Lister(["ac_one1"]), Clock()
+    lister, clock = Lister(["ac_one1"]), FakeClock()
     cat = catalog(lister, clock)
     lister.fail = True
     with pytest.raises(VaultUnavailable):
@@ -146,7 +139,7 @@ def test_a_failed_listing_raises_to_its_caller_and_the_next_call_lists_again() -
 def test_a_failed_listing_raises_to_every_caller_that_waited_for_it_at_once() -> None:
     """Eight callers waiting for one listing that fails all get its error, after one listing,
     not eight listings one after another (each up to Vault's timeout)."""
-    lister, clock = Lister(["ac_one1"]), Clock()
+    lister, clock = Lister(["ac_one1"]), FakeClock()
     cat = catalog(lister, clock)
     lister.gate, lister.fail = threading.Event(), True
     with ThreadPoolExecutor(8) as pool:
@@ -167,7 +160,7 @@ def test_a_view_too_old_to_serve_waits_for_the_listing_under_way() -> None:
     """Past STALE_FOR TTLs, a caller does not get the old view while another thread lists: it
     waits for that listing (and would get its error), so a Vault that keeps failing is not
     hidden behind an hours-old view."""
-    lister, clock = Lister(["ac_one1"]), Clock()
+    lister, clock = Lister(["ac_one1"]), FakeClock()
     cat = catalog(lister, clock)
     cat.view()
     lister.names = ["ac_one1", "ac_two2"]

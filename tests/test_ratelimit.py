@@ -25,18 +25,11 @@ from rotator.ratelimit import Adaptation, RateLimiter, adaptation
 from rotator.runtime import build_runtime
 from rotator.sandbox import free_port
 from rotator.state import Keys
+from tests.clock_support import FakeClock
 from tests.procs import wait_until
 
 KEY = "ck_ratelimit_test"
 Grant = tuple[float, float]  # (time before asking, time the grant came back)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

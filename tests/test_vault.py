@@ -33,6 +33,7 @@ from rotator.models import Secret
 from rotator.sandbox import OpenBaoServer, free_port
 from rotator.vault import VaultClient, string_leaves
 from rotator.vault_auth import Lease, new_hvac_client, refresh_action, translate
+from tests.clock_support import FakeClock
 from tests.k8s_support import Review, service_account_jwt, token_review_server
 
 MOUNT = "secret"
@@ -63,16 +64,6 @@ def prefix(vault_settings: Settings) -> str:
 def vault(vault_settings: Settings) -> Iterator[VaultClient]:
     with VaultClient(vault_settings) as client:
         yield client
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _policy(root: Any, prefix: str) -> str:
