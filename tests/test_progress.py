@@ -26,13 +26,18 @@ N = 300
 BROKEN = ("ac_pg0007", "ac_pg0213")
 
 
+def _without_size(environ: os._Environ[str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k not in ("COLUMNS", "LINES")}
+
+
 def run_in_pty(env: dict[str, str], *args: str, timeout: float = 400) -> tuple[int, str]:
     """``python -m rotator ARGS`` with stdin, stdout and stderr on a 120x40 pseudo-terminal."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     proc = subprocess.Popen(
         [sys.executable, "-m", "rotator", *args],
-        env={**os.environ, **env, "TERM": "xterm-256color"},
+        # the pty's own size: COLUMNS/LINES (which pytest-xdist's workers set) would override it
+        env={**_without_size(os.environ), **env, "TERM": "xterm-256color"},
         stdin=slave,
         stdout=slave,
         stderr=slave,
