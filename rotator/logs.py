@@ -21,6 +21,7 @@ from typing import Any, Literal
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
+from rotator.log_sinks import DemoteSucceeded, LineFactory, celery_task_level
 from rotator.redaction import MASK, SHORT, bounded, forms, mask
 
 __all__ = ["MASK", "SECRETS", "SecretRegistry", "configure_logging", "redact", "scrub"]
@@ -127,8 +128,24 @@ def _text(key: str, value: str) -> str:
     return value if shape is not None and shape.fullmatch(value) else scrub(value)
 
 
+# Memoised per field name shaped like code (a few dozen in all; at most _MEMO of them).
+_MEMO = 512
+_MASKED: dict[str, bool] = {}
+_NAMES: set[str] = set()
+
+
+def _masked(key: str) -> bool:
+    """Whether a field is masked for its name alone."""
+    rule = _MASKED.get(key)
+    if rule is None:
+        rule = key not in _SAFE_KEYS and _SECRET_KEY.search(key) is not None
+        if len(_MASKED) < _MEMO and (not key or _KEY.fullmatch(key)):
+            _MASKED[key] = rule
+    return rule
+
+
 def _clean(key: str, value: object) -> object:
-    if key not in _SAFE_KEYS and _SECRET_KEY.search(key):
+    if _masked(key):
         return MASK
     if isinstance(value, str):
         return _text(key, value)
@@ -143,7 +160,13 @@ def _clean(key: str, value: object) -> object:
 
 def _name(key: str) -> str:
     """A field name is code, not data: kept when it looks like one, else scrubbed."""
-    return key if _KEY.fullmatch(key) else SECRETS.scrub(key)
+    if key in _NAMES:
+        return key
+    if not _KEY.fullmatch(key):
+        return SECRETS.scrub(key)
+    if len(_NAMES) < _MEMO:
+        _NAMES.add(key)
+    return key
 
 
 def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -179,23 +202,19 @@ def configure_logging(
     fmt: Literal["json", "console", "auto"] = "auto",
     stream: Any = None,
 ) -> None:
-    """Configure structlog and route stdlib logging (hvac, httpx, celery) through it."""
+    """Configure structlog and route stdlib logging (hvac, httpx, celery) through it.
+
+    rotator's own lines skip stdlib logging: structlog filters them by level, renders them and
+    writes each to the one handler's stream under the handler's lock (no ``LogRecord``, no
+    second formatting pass: a third of a rotation's log cost). Libraries' lines go through the
+    handler's ``ProcessorFormatter``: the same processors, the same renderer, the same stream.
+    """
     stream = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if use_json
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
-    )
-    structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *_shared(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
@@ -204,6 +223,12 @@ def configure_logging(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
+    structlog.configure(
+        processors=[*_shared(), renderer],
+        logger_factory=LineFactory(handler),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        cache_logger_on_first_use=False,
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -211,32 +236,7 @@ def configure_logging(
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # One line per rotation: Celery's per-task "Received task" and "succeeded in" lines are
     # DEBUG (the canonical rotation line says it all); its retry and failure lines stay.
-    logging.getLogger("celery.worker.strategy").setLevel(_celery_task_level(level))
+    logging.getLogger("celery.worker.strategy").setLevel(celery_task_level(level))
     trace = logging.getLogger("celery.app.trace")
-    trace.filters[:] = [f for f in trace.filters if not isinstance(f, _DemoteSucceeded)]
-    trace.addFilter(_DemoteSucceeded(level))
-
-
-def _celery_task_level(level: str) -> int:
-    return logging.DEBUG if logging.getLevelName(level) <= logging.DEBUG else logging.WARNING
-
-
-class _DemoteSucceeded(logging.Filter):
-    """Drops Celery's INFO "Task ... succeeded in ..." line unless the level is DEBUG."""
-
-    def __init__(self, level: str) -> None:
-        super().__init__()
-        self._keep = _celery_task_level(level) <= logging.DEBUG
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._keep or record.levelno != logging.INFO:
-            return True
-        return " succeeded in " not in str(record.msg)
-
-
-def bind_rotation(**fields: object) -> None:
-    structlog.contextvars.bind_contextvars(**fields)
-
-
-def unbind_rotation(*keys: str) -> None:
-    structlog.contextvars.unbind_contextvars(*keys)
+    trace.filters[:] = [f for f in trace.filters if not isinstance(f, DemoteSucceeded)]
+    trace.addFilter(DemoteSucceeded(level))

@@ -49,6 +49,7 @@ from rotator.ratelimit_policy import (
     decode_learned,
     encode_learned,
 )
+from rotator.redis_threads import ThreadClients
 from rotator.state import Keys
 
 __all__ = ["Adaptation", "RateLimiter", "adaptation"]
@@ -173,6 +174,7 @@ class RateLimiter:
             "low_factor": low_factor,
             "throttled_factor": throttled_factor,
         }
+        self._mine = ThreadClients(client)  # acquire: each thread on its own connection
         self._acquire = client.register_script(_ACQUIRE)
         self._observe = client.register_script(_OBSERVE)
         self._warned_at = -_WARN_EVERY
@@ -222,7 +224,9 @@ class RateLimiter:
         current = self._current
         try:
             args = (current.interval, current.tolerance, self._now())
-            wait, limit, window = self._acquire(keys=[self.key], args=args)
+            wait, limit, window = self._mine.call(
+                lambda mine: self._acquire(keys=[self.key], args=args, client=mine)
+            )
         except redis.RedisError as exc:
             self._fail_open("acquire", exc)
             return 0.0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -65,10 +66,15 @@ def _encoded(value: str) -> set[str]:
     return {f for f in {*_base64(raw), hexed, hexed.upper()} if len(f) >= SHORT}
 
 
-def forms(value: str) -> tuple[set[str], set[str]]:
-    """``(literal, encoded)``: the value as text (exact, collapsed, URL, JSON) and encoded."""
-    literal = {f for f in _literal(value) if f not in MASK}
-    return literal, _encoded(value) - literal
+@functools.lru_cache(maxsize=4096)
+def forms(value: str) -> tuple[frozenset[str], frozenset[str]]:
+    """``(literal, encoded)``: the value as text (exact, collapsed, URL, JSON) and encoded.
+
+    Cached (the most recent 4,096 values): a rotation registers its values for the logs, then
+    masks their echoes in Composio's answer; each value's forms are computed once. The cache
+    holds what the log registry holds already: the secrets this process has read."""
+    literal = frozenset(f for f in _literal(value) if f not in MASK)
+    return literal, frozenset(_encoded(value) - literal)
 
 
 def bounded(value: str) -> bool:

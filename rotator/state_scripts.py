@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from rotator.redis_threads import ThreadClients
 from rotator.state_codec import flat
 from rotator.state_keys import STREAM_MAXLEN, Keys
 
@@ -90,14 +91,16 @@ class Scripts:
     """The scripts registered on one client (registering computes the SHA; no round trip)."""
 
     def __init__(self, client: redis.Redis) -> None:
+        self._mine = ThreadClients(client)  # BEGIN and RECORD: each thread on its connection
         self._begin = client.register_script(BEGIN_LUA)
         self._record = client.register_script(RECORD_LUA)
         self._read_stored = client.register_script(READ_STORED_LUA)
 
     def begin(self, nanoid: str, token: str, ttl_ms: int) -> Opened:
         keys = [Keys.paused, Keys.paused_ids, Keys.lock(nanoid), Keys.applied(nanoid)]
-        everything, one, took, applied, circuit = self._begin(
-            keys=[*keys, Keys.circuit], args=[nanoid, token, ttl_ms]
+        args: list[str | int] = [nanoid, token, ttl_ms]
+        everything, one, took, applied, circuit = self._mine.call(
+            lambda mine: self._begin(keys=[*keys, Keys.circuit], args=args, client=mine)
         )
         return Opened(bool(everything or one), bool(took), _hash(applied), circuit)
 
@@ -117,7 +120,7 @@ class Scripts:
         keys = [Keys.applied(nanoid), Keys.last_error(nanoid), Keys.failures(nanoid)]
         keys += [Keys.queued(nanoid), Keys.audit, lock_key]
         args = [token, STREAM_MAXLEN, len(pairs) // 2, *pairs, *entry]
-        self._record(keys=keys, args=args)
+        self._mine.call(lambda mine: self._record(keys=keys, args=args, client=mine))
 
     def stored(self, nanoids: list[str]) -> list[Raw]:
         """Applied state, last error and failure count (raw) of each auth config, in order, in

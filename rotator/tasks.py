@@ -136,7 +136,9 @@ def _retry_kwargs(
     return kwargs
 
 
-@app.task(bind=True, name=ROTATE_BATCH_TASK, acks_late=True)
+# resultrepr_maxsize: Celery formats every result for its success line (dropped below DEBUG),
+# whatever the level; a batch's result is its 25 outcomes, so only its head is formatted.
+@app.task(bind=True, name=ROTATE_BATCH_TASK, acks_late=True, resultrepr_maxsize=200)
 def rotate_batch(self: Task, entries: object) -> dict[str, Any]:
     """Rotate a batch of auth configs (``rotator.batching``): see ``run_batch``."""
     keep = not bool(getattr(self.request, "ignore_result", False))

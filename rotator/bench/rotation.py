@@ -58,7 +58,9 @@ def rotate_all(svc: Services, r: Any, f: Fleet, version: int, timeout: float) ->
         svc.check_alive()
         return bool(r.xlen(Keys.audit) >= n) and applied_count(r, f.nanoids, version) == n
 
-    wait_for(f"{n} rotations to be recorded at version {version}", done, timeout, step=0.02)
+    # the time comes from the audit entries' IDs, not from the poll: a slow poll costs no
+    # accuracy, and polls every 20 ms took 2% of the measured CPU from the workers
+    wait_for(f"{n} rotations to be recorded at version {version}", done, timeout, step=0.1)
     entries = r.xrange(Keys.audit)
     ends = [stream_seconds(i) for i, e in entries if e.get("outcome") == "succeeded"]
     others = sum(1 for _, e in entries if e.get("outcome") != "succeeded")
