@@ -218,11 +218,9 @@ class StateStore:
 
     @translated
     def claim_queues(self, nanoids: list[str], *, ttl: float) -> list[str]:
-        """``claim_queue`` for many in one round trip: those now claimed, in order."""
-        pipe = self.redis.pipeline(transaction=False)
-        for nanoid in nanoids:
-            pipe.set(Keys.queued(nanoid), "1", nx=True, px=int(ttl * 1000))
-        return [n for n, took in zip(nanoids, pipe.execute(), strict=True) if took]
+        """``claim_queue`` for many, one script call per 1,024: those now claimed, in order."""
+        took = self._scripts.queued(nanoids, int(ttl * 1000), renew=False)
+        return [n for n, t in zip(nanoids, took, strict=True) if t]
 
     @translated
     def extend_queue(self, nanoid: str, *, ttl: float) -> None:
@@ -231,12 +229,8 @@ class StateStore:
     @translated
     def renew_queued(self, nanoids: list[str], *, ttl: float) -> None:
         """Renew the dedupe keys of rotations a live worker holds; a released key stays gone."""
-        if not nanoids:
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        for nanoid in nanoids:
-            pipe.set(Keys.queued(nanoid), "1", xx=True, px=int(ttl * 1000))
-        pipe.execute()
+        if nanoids:
+            self._scripts.queued(nanoids, int(ttl * 1000), renew=True)
 
     @translated
     def release_queue(self, nanoid: str) -> None:
@@ -268,19 +262,14 @@ class StateStore:
 
     @translated
     def briefs(self, nanoids: list[str]) -> dict[str, Brief]:
-        """What the sweep needs per auth config, in one round trip for all of them."""
-        pipe = self.redis.pipeline(transaction=False)
-        for nanoid in nanoids:
-            pipe.hmget(Keys.applied(nanoid), ["version", "applied_at"])
-            pipe.get(Keys.failures(nanoid))
-            pipe.hget(Keys.last_error(nanoid), "vault_version")
-        res = pipe.execute()
+        """What the sweep needs per auth config: one script call per 1,024 of them."""
         out = {}
-        for i, nanoid in enumerate(nanoids):
-            (version, applied_at), failures, err_version = res[3 * i : 3 * i + 3]
+        for nanoid, (version, at, failures, err_version) in zip(
+            nanoids, self._scripts.briefs(nanoids), strict=True
+        ):
             out[nanoid] = Brief(
                 applied_version=opt_int(version),
-                applied_at=float(applied_at) if applied_at else None,
+                applied_at=float(at) if at else None,
                 failures=int(failures or 0),
                 error_version=opt_int(err_version),
             )

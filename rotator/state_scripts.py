@@ -25,7 +25,16 @@ from rotator.redis_threads import ThreadClients
 from rotator.state_codec import flat
 from rotator.state_keys import STREAM_MAXLEN, Keys
 
-__all__ = ["BEGIN_LUA", "READ_STORED_LUA", "RECORD_LUA", "STORED_CHUNK", "Opened", "Scripts"]
+__all__ = [
+    "BEGIN_LUA",
+    "QUEUED_LUA",
+    "READ_BRIEFS_LUA",
+    "READ_STORED_LUA",
+    "RECORD_LUA",
+    "STORED_CHUNK",
+    "Opened",
+    "Scripts",
+]
 
 # KEYS: paused, paused ids, lock, applied, circuit. ARGV: nanoid, token, lock TTL (ms).
 # Returns {everything paused, this one paused, lock taken (1/0), applied (flat), circuit}.
@@ -65,7 +74,32 @@ return out
 """
 STORED_CHUNK = 1024  # auth configs per READ_STORED call: a few ms of the Redis server each
 
+# The sweep's reads and dedupe keys, STORED_CHUNK auth configs per call (redis-py's cost per
+# command in a pipeline was most of the sweep's Redis CPU: three commands per config).
+# KEYS: applied, failures, last error of each in turn. Returns, per auth config, {applied
+# version, applied at} (false: none), failures (false: none), the last error's Vault version.
+READ_BRIEFS_LUA = """
+local out = {}
+for i = 1, #KEYS, 3 do
+  out[#out + 1] = redis.call('HMGET', KEYS[i], 'version', 'applied_at')
+  out[#out + 1] = redis.call('GET', KEYS[i + 1])
+  out[#out + 1] = redis.call('HGET', KEYS[i + 2], 'vault_version')
+end
+return out
+"""
+
+# KEYS: dedupe keys. ARGV: 'NX' (claim: returns 1 per key now claimed, 0 if already queued) or
+# 'XX' (renew: only keys that still exist), then the TTL in ms.
+QUEUED_LUA = """
+local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('SET', KEYS[i], '1', ARGV[1], 'PX', ARGV[2]) and 1 or 0
+end
+return out
+"""
+
 Raw = tuple[dict[str, str], dict[str, str], str | None]
+RawBrief = tuple[str | None, str | None, str | None, str | None]  # version, at, failures, error
 
 
 @dataclass(frozen=True)
@@ -95,6 +129,8 @@ class Scripts:
         self._begin = client.register_script(BEGIN_LUA)
         self._record = client.register_script(RECORD_LUA)
         self._read_stored = client.register_script(READ_STORED_LUA)
+        self._read_briefs = client.register_script(READ_BRIEFS_LUA)
+        self._queued = client.register_script(QUEUED_LUA)
 
     def begin(self, nanoid: str, token: str, ttl_ms: int) -> Opened:
         keys = [Keys.paused, Keys.paused_ids, Keys.lock(nanoid), Keys.applied(nanoid)]
@@ -138,3 +174,34 @@ class Scripts:
                 for i in range(0, len(res), 3)
             ]
         return out
+
+    def briefs(self, nanoids: list[str]) -> list[RawBrief]:
+        """What the sweep reads of each auth config (raw), in order, one call per chunk."""
+        out: list[RawBrief] = []
+        for at in range(0, len(nanoids), STORED_CHUNK):
+            keys = [
+                key
+                for nanoid in nanoids[at : at + STORED_CHUNK]
+                for key in (Keys.applied(nanoid), Keys.failures(nanoid), Keys.last_error(nanoid))
+            ]
+            res = self._read_briefs(keys=keys, args=[])
+            out += [
+                (_opt(res[i][0]), _opt(res[i][1]), _opt(res[i + 1]), _opt(res[i + 2]))
+                for i in range(0, len(res), 3)
+            ]
+        return out
+
+    def queued(self, nanoids: list[str], ttl_ms: int, *, renew: bool) -> list[bool]:
+        """Claim (``SET NX``) or renew (``SET XX``) each dedupe key: whether it took, in order."""
+        out: list[bool] = []
+        mode = "XX" if renew else "NX"
+        for at in range(0, len(nanoids), STORED_CHUNK):
+            keys = [Keys.queued(n) for n in nanoids[at : at + STORED_CHUNK]]
+            out += [bool(x) for x in self._queued(keys=keys, args=[mode, ttl_ms])]
+        return out
+
+
+def _opt(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -11,7 +11,7 @@ import redis
 
 from rotator.circuit import Cause, Circuit, encode
 from rotator.errors import LockBusy
-from rotator.models import AppliedState, StoredState
+from rotator.models import AppliedState, Brief, StoredState
 from rotator.state import Begun, Keys, StateStore
 from rotator.state_scripts import STORED_CHUNK
 from rotator.states import CircuitState
@@ -200,3 +200,46 @@ def test_a_damaged_lock_key_does_not_stop_the_record_or_its_audit_entry(
     assert got is not None and got.version == 9
     assert _last_audit(store) == {"outcome": "succeeded"}
     assert store.redis.hgetall(Keys.lock("ac_d1")) == {"not": "a lock"}
+
+
+def test_briefs_read_every_config_in_one_script_call_per_chunk(
+    store: StateStore, redis_url: str
+) -> None:
+    """What the sweep reads (applied version and time, failures, the last error's Vault
+    version) is mapped to the right config across a chunk boundary; nothing stored reads as
+    never applied. One EVALSHA per STORED_CHUNK configs, not three commands per config."""
+    ids = [f"ac_br{n:05d}" for n in range(STORED_CHUNK + 3)]
+    store.record_success(ids[0], _applied(4), audit={"outcome": "succeeded"})
+    last = ids[-1]
+    store.redis.set(Keys.failures(last), "3")
+    store.redis.hset(Keys.last_error(last), mapping={"kind": "permanent", "vault_version": "7"})
+    store.briefs(ids[:1])  # the script loaded
+    got: dict[str, Brief] = {}
+    assert _sent(redis_url, store, lambda: got.update(store.briefs(ids))) == ["EVALSHA"] * 2
+    assert list(got) == ids
+    assert got[ids[0]] == Brief(applied_version=4, applied_at=1.0, failures=0, error_version=None)
+    assert got[last] == Brief(applied_version=None, applied_at=None, failures=3, error_version=7)
+    assert all(got[n] == Brief(None, None, 0, None) for n in ids[1:-1])
+    assert store.briefs([]) == {}
+
+
+def test_claims_take_each_free_dedupe_key_once_and_renewals_never_recreate_one(
+    store: StateStore, redis_url: str
+) -> None:
+    """A claim takes the keys nobody holds (SET NX, with the TTL) and reports which; a renewal
+    extends the keys that still exist and leaves a released one gone. One EVALSHA per chunk."""
+    ids = [f"ac_cl{n:05d}" for n in range(STORED_CHUNK + 2)]
+    assert store.claim_queue(ids[1], ttl=5.0)
+    claimed: list[str] = []
+    sent = _sent(redis_url, store, lambda: claimed.extend(store.claim_queues(ids, ttl=60.0)))
+    assert sent == ["EVALSHA"] * 2
+    assert claimed == [n for n in ids if n != ids[1]]
+    assert 0 < store.redis.pttl(Keys.queued(ids[0])) <= 60_000
+    assert store.redis.pttl(Keys.queued(ids[1])) <= 5_000  # the earlier claim's TTL stands
+    assert store.claim_queues(ids, ttl=60.0) == []
+    store.release_queue(ids[2])
+    store.renew_queued(ids, ttl=600.0)
+    assert store.redis.pttl(Keys.queued(ids[0])) > 60_000
+    assert store.redis.pttl(Keys.queued(ids[-1])) > 60_000
+    assert not store.redis.exists(Keys.queued(ids[2]))  # released: not brought back
+    assert store.claim_queues([], ttl=1.0) == []
