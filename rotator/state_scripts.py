@@ -15,7 +15,7 @@ failover). Every key is passed in KEYS; nothing here holds a secret value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,14 +76,14 @@ STORED_CHUNK = 1024  # auth configs per READ_STORED call: a few ms of the Redis 
 
 # The sweep's reads and dedupe keys, STORED_CHUNK auth configs per call (redis-py's cost per
 # command in a pipeline was most of the sweep's Redis CPU: three commands per config).
-# KEYS: applied, failures, last error of each in turn. Returns, per auth config, {applied
-# version, applied at} (false: none), failures (false: none), the last error's Vault version.
+# KEYS: applied, last error, failures of each in turn (as READ_STORED). Returns, per auth
+# config, {applied version, applied at}, the last error's Vault version, failures (nil: none).
 READ_BRIEFS_LUA = """
 local out = {}
 for i = 1, #KEYS, 3 do
   out[#out + 1] = redis.call('HMGET', KEYS[i], 'version', 'applied_at')
-  out[#out + 1] = redis.call('GET', KEYS[i + 1])
-  out[#out + 1] = redis.call('HGET', KEYS[i + 2], 'vault_version')
+  out[#out + 1] = redis.call('HGET', KEYS[i + 1], 'vault_version')
+  out[#out + 1] = redis.call('GET', KEYS[i + 2])
 end
 return out
 """
@@ -161,44 +161,43 @@ class Scripts:
     def stored(self, nanoids: list[str]) -> list[Raw]:
         """Applied state, last error and failure count (raw) of each auth config, in order, in
         one round trip per ``STORED_CHUNK``: one command, not three per auth config."""
-        out: list[Raw] = []
-        for at in range(0, len(nanoids), STORED_CHUNK):
-            keys = [
-                key
-                for nanoid in nanoids[at : at + STORED_CHUNK]
-                for key in (Keys.applied(nanoid), Keys.last_error(nanoid), Keys.failures(nanoid))
-            ]
-            res = self._read_stored(keys=keys, args=[])
-            out += [
-                (_hash(res[i]), _hash(res[i + 1]), None if res[i + 2] is None else str(res[i + 2]))
-                for i in range(0, len(res), 3)
-            ]
-        return out
+        res = _each_chunk(self._read_stored, nanoids, _three)
+        return [
+            (_hash(res[i]), _hash(res[i + 1]), None if res[i + 2] is None else str(res[i + 2]))
+            for i in range(0, len(res), 3)
+        ]
 
     def briefs(self, nanoids: list[str]) -> list[RawBrief]:
         """What the sweep reads of each auth config (raw), in order, one call per chunk."""
-        out: list[RawBrief] = []
-        for at in range(0, len(nanoids), STORED_CHUNK):
-            keys = [
-                key
-                for nanoid in nanoids[at : at + STORED_CHUNK]
-                for key in (Keys.applied(nanoid), Keys.failures(nanoid), Keys.last_error(nanoid))
-            ]
-            res = self._read_briefs(keys=keys, args=[])
-            out += [
-                (_opt(res[i][0]), _opt(res[i][1]), _opt(res[i + 1]), _opt(res[i + 2]))
-                for i in range(0, len(res), 3)
-            ]
-        return out
+        res = _each_chunk(self._read_briefs, nanoids, _three)
+        return [
+            (_opt(res[i][0]), _opt(res[i][1]), _opt(res[i + 2]), _opt(res[i + 1]))
+            for i in range(0, len(res), 3)
+        ]
 
     def queued(self, nanoids: list[str], ttl_ms: int, *, renew: bool) -> list[bool]:
         """Claim (``SET NX``) or renew (``SET XX``) each dedupe key: whether it took, in order."""
-        out: list[bool] = []
-        mode = "XX" if renew else "NX"
-        for at in range(0, len(nanoids), STORED_CHUNK):
-            keys = [Keys.queued(n) for n in nanoids[at : at + STORED_CHUNK]]
-            out += [bool(x) for x in self._queued(keys=keys, args=[mode, ttl_ms])]
-        return out
+        args = ["XX" if renew else "NX", ttl_ms]
+        return [bool(x) for x in _each_chunk(self._queued, nanoids, _dedupe, args)]
+
+
+def _three(nanoid: str) -> tuple[str, str, str]:
+    return Keys.applied(nanoid), Keys.last_error(nanoid), Keys.failures(nanoid)
+
+
+def _dedupe(nanoid: str) -> tuple[str]:
+    return (Keys.queued(nanoid),)
+
+
+def _each_chunk(
+    script: Any, nanoids: list[str], keys_of: Callable[[str], tuple[str, ...]], args: Any = ()
+) -> list[Any]:
+    """``script``'s replies for ``nanoids``, one call per ``STORED_CHUNK`` of them, joined."""
+    out: list[Any] = []
+    for at in range(0, len(nanoids), STORED_CHUNK):
+        keys = [key for nanoid in nanoids[at : at + STORED_CHUNK] for key in keys_of(nanoid)]
+        out += script(keys=keys, args=list(args))
+    return out
 
 
 def _opt(value: Any) -> str | None:
