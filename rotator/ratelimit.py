@@ -174,7 +174,7 @@ class RateLimiter:
             "low_factor": low_factor,
             "throttled_factor": throttled_factor,
         }
-        self._mine = ThreadClients(client)  # acquire: each thread on its own connection
+        self._mine = ThreadClients(client, again=False)  # acquire: a connection per thread
         self._acquire = client.register_script(_ACQUIRE)
         self._observe = client.register_script(_OBSERVE)
         self._warned_at = -_WARN_EVERY

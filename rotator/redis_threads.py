@@ -28,9 +28,12 @@ __all__ = ["ThreadClients"]
 class ThreadClients:
     """``get()``: this thread's single-connection client over ``client``'s pool."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, again: bool = True) -> None:
+        """``again``: after a connection error, try once more on a connection from the pool
+        (the rate limiter says no: it fails open at once, within its 1 s timeouts)."""
         self._pool = client.connection_pool
         self._local = threading.local()
+        self._again = again
 
     def get(self) -> redis.Redis:
         """This thread's client, made on first use; a failure to connect raises (RedisError)
@@ -49,6 +52,8 @@ class ThreadClients:
         try:
             return self._once(fn)
         except redis.ConnectionError:
+            if not self._again:
+                raise
             return self._once(fn)
 
     def _once(self, fn: Callable[[redis.Redis], R]) -> R:

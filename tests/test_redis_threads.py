@@ -10,6 +10,8 @@ import threading
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from rotator import redis_conn
 from rotator.redis_threads import ThreadClients
@@ -103,3 +105,21 @@ def test_a_timeout_drops_the_connection_and_is_not_retried(redis_url: str) -> No
         clients.call(slow)
     assert calls == 1 and clients.get() is not held
     client.close()
+
+
+def test_without_again_a_connection_error_drops_the_client_and_raises_at_once() -> None:
+    """The rate limiter's clients fail open at once: no second attempt after a restart."""
+    server = RedisServer().start()
+    try:
+        client = redis.Redis.from_url(server.url, retry=Retry(NoBackoff(), 0))
+        clients = ThreadClients(client, again=False)
+        script = client.register_script(INCR)
+        assert _incr(clients, script) == 1
+        held = clients.get()
+        server.restart()
+        with pytest.raises(redis.ConnectionError):
+            _incr(clients, script)
+        assert clients.get() is not held and _incr(clients, script) == 1
+        client.close()
+    finally:
+        server.close()
