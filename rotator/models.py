@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from rotator.states import ErrorKind, Result
@@ -249,3 +249,11 @@ class Outcome:
     def ok(self) -> bool:
         """Pushed, or nothing to push: see ``Result.ok``."""
         return self.result.ok
+
+    def as_dict(self) -> dict[str, object]:
+        """``dataclasses.asdict`` of it (every field is a plain value or an enum, so a shallow
+        copy is the same), without its recursive deep copy: a batch returns one per rotation."""
+        return {name: getattr(self, name) for name in _OUTCOME_FIELDS}
+
+
+_OUTCOME_FIELDS = tuple(f.name for f in fields(Outcome))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -125,7 +124,7 @@ def print_summary(
 
 
 def outcomes_json(outcomes: Iterable[Outcome]) -> list[dict[str, object]]:
-    return [asdict(o) for o in outcomes]
+    return [o.as_dict() for o in outcomes]
 
 
 def print_status(rows: Sequence[StatusRow], out: TextIO | None = None) -> None:

@@ -90,7 +90,7 @@ def _dead(
     if release:
         best_effort(lambda: rt.state.release_queue(nanoid))
     log.error("rotation.failed", auth_config_id=nanoid, **log_fields(outcome))
-    return asdict(outcome)
+    return outcome.as_dict()
 
 
 @app.task(bind=True, name=ROTATE_TASK, acks_late=True, max_retries=None)
@@ -124,7 +124,7 @@ def rotate(
         waits += outcome.reason == WAIT_REASON
         kwargs = _retry_kwargs(force=bool(force), version=version, waits=waits, trigger=trigger)
         raise self.retry(countdown=outcome.retry_in, kwargs=kwargs)
-    return asdict(outcome)
+    return outcome.as_dict()
 
 
 def _retry_kwargs(
@@ -191,7 +191,7 @@ def run_batch(rt: Runtime, entries: object, *, keep: bool) -> dict[str, Any]:
             outcomes.append(_dead(rt, nanoid, crash, release=True))
             continue
         if outcome.result is not Result.RETRY_LATER:
-            outcomes.append(asdict(outcome))
+            outcomes.append(outcome.as_dict())
             continue
         waited = outcome.reason == WAIT_REASON
         if waited:  # the untried rest waits with it

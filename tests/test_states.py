@@ -42,6 +42,29 @@ def test_an_outcome_as_json_is_byte_identical_to_the_string_form() -> None:
     assert json.dumps(typed) == json.dumps({**typed, "result": "retry_later"})
 
 
+def test_an_outcomes_task_result_is_asdict_of_it_with_every_field_set() -> None:
+    """``Outcome.as_dict`` (a batch's per-rotation result) is exactly ``asdict``: every field,
+    in order, with the same values, so results read as they did."""
+    full = Outcome(
+        auth_config_id="ac_1",
+        result=Result.FAILED,
+        reason="r",
+        vault_path="secret/p",
+        vault_version=3,
+        attempts=2,
+        http_status=400,
+        error_slug="Slug",
+        request_id="req_1",
+        server_wait=1.5,
+        retry_in=2.5,
+        duration_ms=12.0,
+        error="e",
+        suggested_fix="f",
+    )
+    for outcome in (full, Outcome(auth_config_id="ac_2", result=Result.SKIPPED, reason="x")):
+        assert list(outcome.as_dict().items()) == list(asdict(outcome).items())
+
+
 def test_ok_means_pushed_or_nothing_to_push() -> None:
     """The one "was it ok" rule: succeeded and skipped are ok, retry_later and failed are not."""
     assert [r.ok for r in Result] == [True, True, False, False, False]
