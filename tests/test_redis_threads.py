@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 import pytest
 import redis
@@ -30,11 +31,13 @@ def test_each_thread_keeps_one_connection_of_its_own(redis_url: str) -> None:
     clients = ThreadClients(client)
     script = client.register_script(INCR)
     seen: dict[str, set[int]] = {}
+    together = threading.Barrier(4)  # all four alive at once: no thread's connection reused
 
     def work(name: str) -> None:
         for _ in range(20):
             _incr(clients, script)
             seen.setdefault(name, set()).add(id(clients.get().connection))
+        together.wait(timeout=30)
 
     threads = [threading.Thread(target=work, args=(f"t{i}",)) for i in range(4)]
     for t in threads:
@@ -52,7 +55,8 @@ def test_after_a_sentinel_failover_the_next_call_reaches_the_new_primary(
 ) -> None:
     """A held connection would reconnect to the dead primary's address forever (redis-py looks
     the primary up only when the pool hands a connection out): the call drops it and tries once
-    more from the pool. (A call may still fail while the sentinels have not agreed yet.)"""
+    more from the pool. A call may still fail while some sentinel names the old primary; the
+    calls that follow must reach the new one (without the drop, every call fails for good)."""
     group = sentinel_group
     client = redis_conn.client(redis_conn.RedisSpec(group.url, MASTER, None))
     clients = ThreadClients(client)
@@ -61,16 +65,15 @@ def test_after_a_sentinel_failover_the_next_call_reaches_the_new_primary(
     assert group.primary.pid is not None
     os.killpg(group.primary.pid, signal.SIGKILL)
     group.wait_failover(60)
-    failures = 0
-    for _ in range(5):
+    for _ in range(40):  # a rotation's retries, compressed: the sentinels may lag a little
         try:
             value = _incr(clients, script)
             break
         except redis.ConnectionError:
-            failures += 1
+            time.sleep(0.25)
     else:
-        pytest.fail("five calls after the failover all failed: the thread kept the dead primary")
-    assert failures <= 1 and value >= 2
+        pytest.fail("every call for 10 s after the failover failed: it kept the dead primary")
+    assert value >= 2
     assert group.replica is not None
     assert int(redis.Redis(port=group.replica.port).get("n") or 0) == value
     client.close()
