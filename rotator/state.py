@@ -264,7 +264,7 @@ class StateStore:
     def briefs(self, nanoids: list[str]) -> dict[str, Brief]:
         """What the sweep needs per auth config: one script call per 1,024 of them."""
         out = {}
-        for nanoid, (version, at, failures, err_version) in zip(
+        for nanoid, (version, at, err_version, failures) in zip(
             nanoids, self._scripts.briefs(nanoids), strict=True
         ):
             out[nanoid] = Brief(

@@ -1,5 +1,5 @@
-"""Redis round trips as Lua scripts: the two of every rotation, and the status read (part of
-the Redis seam with state.py, which calls them).
+"""Redis round trips as Lua scripts: the two of every rotation, the status read and the
+sweep's reads and dedupe keys (part of the Redis seam with state.py, which calls them).
 
 ``BEGIN``: the pause switches, the lock (``SET NX PX`` with a random token), under it the
 applied state, and the fleet breaker. ``RECORD``: the applied state replaced, the last error,
@@ -7,19 +7,21 @@ failure count and sweep dedupe key dropped, the lock released if the token still
 one audit entry. A script runs alone on the server, like MULTI/EXEC; unlike it, an error
 stops the script where it happens (what ran stays), so RECORD writes the record and the audit
 entry before it touches the lock. One command instead of five or seven costs the worker far
-less CPU to pack and parse (measured: about 40% of the client's CPU for the two).
-``READ_STORED``: what ``status`` shows, 1,024 auth configs per call. Scripts run with
-EVALSHA, loaded again by redis-py when a server does not know them (a new master after a
-failover). Every key is passed in KEYS; nothing here holds a secret value.
+less CPU to pack and parse (measured: about 40% of the client's CPU for the two); both run on
+the calling thread's own connection (``rotator.redis_threads``). ``READ_STORED`` (what
+``status`` shows), ``READ_BRIEFS`` and ``QUEUED`` (the sweep's): 1,024 auth configs per call.
+Scripts run with EVALSHA, loaded again by redis-py when a server does not know them (a new
+master after a failover). Every key is passed in KEYS; nothing here holds a secret value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from rotator.redis_threads import ThreadClients
 from rotator.state_codec import flat
@@ -99,7 +101,7 @@ return out
 """
 
 Raw = tuple[dict[str, str], dict[str, str], str | None]
-RawBrief = tuple[str | None, str | None, str | None, str | None]  # version, at, failures, error
+RawBrief = tuple[str | None, str | None, str | None, str | None]  # version, at, error, failures
 
 
 @dataclass(frozen=True)
@@ -162,16 +164,13 @@ class Scripts:
         """Applied state, last error and failure count (raw) of each auth config, in order, in
         one round trip per ``STORED_CHUNK``: one command, not three per auth config."""
         res = _each_chunk(self._read_stored, nanoids, _three)
-        return [
-            (_hash(res[i]), _hash(res[i + 1]), None if res[i + 2] is None else str(res[i + 2]))
-            for i in range(0, len(res), 3)
-        ]
+        return [(_hash(res[i]), _hash(res[i + 1]), _opt(res[i + 2])) for i in range(0, len(res), 3)]
 
     def briefs(self, nanoids: list[str]) -> list[RawBrief]:
         """What the sweep reads of each auth config (raw), in order, one call per chunk."""
         res = _each_chunk(self._read_briefs, nanoids, _three)
         return [
-            (_opt(res[i][0]), _opt(res[i][1]), _opt(res[i + 2]), _opt(res[i + 1]))
+            (_opt(res[i][0]), _opt(res[i][1]), _opt(res[i + 1]), _opt(res[i + 2]))
             for i in range(0, len(res), 3)
         ]
 
@@ -190,7 +189,10 @@ def _dedupe(nanoid: str) -> tuple[str]:
 
 
 def _each_chunk(
-    script: Any, nanoids: list[str], keys_of: Callable[[str], tuple[str, ...]], args: Any = ()
+    script: Script,
+    nanoids: list[str],
+    keys_of: Callable[[str], tuple[str, ...]],
+    args: Sequence[str | int] = (),
 ) -> list[Any]:
     """``script``'s replies for ``nanoids``, one call per ``STORED_CHUNK`` of them, joined."""
     out: list[Any] = []

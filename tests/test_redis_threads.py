@@ -80,9 +80,10 @@ def test_after_a_sentinel_failover_the_next_call_reaches_the_new_primary(
 
 
 def test_after_a_redis_restart_the_next_call_reconnects_without_failing() -> None:
+    """With the shipped connection settings (``redis_conn.SOCKETS``), as the state store's."""
     server = RedisServer().start()
     try:
-        client = redis.Redis.from_url(server.url)
+        client = redis_conn.client(redis_conn.RedisSpec(server.url, None, None))
         clients = ThreadClients(client)
         script = client.register_script(INCR)
         assert _incr(clients, script) == 1
