@@ -144,6 +144,16 @@ class AppliedState:
     applied_at: float
     request_id: str | None = None
     vault_path: str | None = None
+    binding: str | None = None  # ``plan.binding_fingerprint`` of the binding pushed through
+    vault_created: str | None = None  # the pushed version's ``created_time`` in Vault
+
+
+@dataclass(frozen=True)
+class VersionMeta:
+    """A KV v2 secret's current version, from its metadata (no value)."""
+
+    version: int
+    created_time: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from rotator.models import Payload, SecretVersion
+from rotator.models import Payload, SecretVersion, VersionMeta
 
 __all__ = ["ComposioPort", "PatchResultLike", "VaultPort"]
 
@@ -14,6 +14,7 @@ class VaultPort(Protocol):
         self, mount: str, path: str, *, version: int | None = None
     ) -> SecretVersion: ...
     def current_version(self, mount: str, path: str) -> int: ...
+    def version_meta(self, mount: str, path: str) -> VersionMeta: ...
     def list_secrets(self, mount: str, prefix: str) -> list[str]: ...
 
 

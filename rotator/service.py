@@ -27,8 +27,10 @@ from rotator.outcomes import (
     since_ms,
 )
 from rotator.plan import decide, extract_payload, fingerprint
+from rotator.plan_meta import binding_fingerprint
 from rotator.policy import RetryBudget, requeue_delay
 from rotator.ports import ComposioPort, PatchResultLike, VaultPort
+from rotator.preview import preview
 from rotator.state import StateStore
 from rotator.state_lock import Begun, HeldLock, best_effort
 from rotator.states import ErrorKind, Result
@@ -73,11 +75,7 @@ class RotationService:
     def plan(self, binding: Binding, applied: AppliedState | None, *, force: bool = False) -> Plan:
         """What ``rotate`` would do now against ``applied`` (read by the caller: ``rotator
         plan`` reads every one in one round trip), with no writes."""
-        secret = self.vault.read_secret(binding.mount, binding.path)
-        payload = extract_payload(binding, secret)
-        register_values(payload)
-        fp = fingerprint(payload, self._key)
-        return decide(version=secret.version, fingerprint=fp, applied=applied, force=force)
+        return preview(self.vault, self._key, binding, applied, force=force)
 
     def rotate(self, nanoid: str, *, force: bool = False, version: int | None = None) -> Outcome:
         """Inline (CLI, replay, demo): the pause gate, then one attempt; safe to repeat."""
@@ -190,7 +188,13 @@ class RotationService:
     ) -> Outcome:
         secret, payload, fp, plan = pushed
         applied_now = AppliedState(
-            secret.version, fp, self._clock(), result.request_id, vault_path=b.vault_path
+            secret.version,
+            fp,
+            self._clock(),
+            result.request_id,
+            vault_path=b.vault_path,
+            binding=binding_fingerprint(b, self._key),
+            vault_created=secret.created_time,
         )
         outcome = Outcome(
             auth_config_id=b.auth_config_id,

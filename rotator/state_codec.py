@@ -33,6 +33,8 @@ def applied_from(raw: Mapping[str, str]) -> AppliedState | None:
             applied_at=float(raw["applied_at"]),
             request_id=raw.get("request_id") or None,
             vault_path=raw.get("vault_path") or None,
+            binding=raw.get("binding") or None,
+            vault_created=raw.get("vault_created") or None,
         )
     except (KeyError, ValueError):
         return None  # absent or damaged: treated as never applied -> a harmless re-push

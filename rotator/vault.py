@@ -18,7 +18,7 @@ from hvac import exceptions as hvac_exc
 
 from rotator.config import Settings
 from rotator.errors import SecretFormatError, SecretNotFound, VaultUnavailable
-from rotator.models import Secret, SecretVersion
+from rotator.models import Secret, SecretVersion, VersionMeta
 from rotator.vault_auth import TokenKeeper, new_hvac_client
 from rotator.vault_errors import DENIED, as_dict, translate
 
@@ -102,6 +102,11 @@ class VaultClient:
 
     def current_version(self, mount: str, path: str) -> int:
         """The current version number, from metadata only (no secret values move)."""
+        return self.version_meta(mount, path).version
+
+    def version_meta(self, mount: str, path: str) -> VersionMeta:
+        """The current version and its creation time, from metadata only; a deleted or
+        destroyed current version is ``SecretNotFound``, as when reading it."""
         where = f"{mount}/{path}"
         body = self._call(
             "read metadata",
@@ -116,7 +121,8 @@ class VaultClient:
         if entry.get("destroyed") or entry.get("deletion_time"):
             state = "destroyed" if entry.get("destroyed") else "deleted"
             raise SecretNotFound(f"{where}: current version {current} is {state}", status=404)
-        return current
+        created = entry.get("created_time")
+        return VersionMeta(current, created if isinstance(created, str) else None)
 
     def read_field(self, mount: str, path: str, field: str) -> Secret:
         """One non-empty string field of the latest version, e.g. an API key at ``api_key``."""

@@ -22,7 +22,6 @@ ROWS = (
     "first sync",
     "rotator plan --json",
     "rotator status --json",
-    "plan --json (whole command)",
     "status --watch refresh",
     "Starter rate limit",
     "Starter-limit 429 answers",

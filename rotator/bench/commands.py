@@ -20,7 +20,7 @@ from typing import Any
 
 from rotator.bench.firstsync import mark_applied
 from rotator.bench.memory import DB
-from rotator.bench.noop import bare_data_reads, bare_metadata_reads
+from rotator.bench.noop import bare_metadata_reads
 from rotator.bench.options import Context
 from rotator.bench.report import Row, time_row
 from rotator.bench.stack import clean_environ
@@ -32,10 +32,10 @@ TARGET = 1.2
 
 Check = Callable[[list[dict[str, Any]]], bool]
 
-# command -> what every row of its JSON must say when the whole fleet is in step (a plan may
-# push what the first sync's budget cut: ``mark_applied`` records no real fingerprint)
+# command -> what every row of its JSON must say when the whole fleet is in step (``plan``: from
+# metadata alone, ``rotator.plan_meta``; ``mark_applied`` records what a rotation would)
 COMMANDS: dict[str, Check] = {
-    "plan": lambda rows: all(r.get("action") in ("skip", "push") for r in rows),
+    "plan": lambda rows: all(r.get("action") == "skip" for r in rows),
     "status": lambda rows: all(r.get("state") == "synced" for r in rows),
 }
 
@@ -70,21 +70,19 @@ def measure_commands(ctx: Context) -> list[Row]:
     n = len(f.nanoids)
     r = ctx.redis(DB)
     try:
-        mark_applied(r, f, ctx.versions["sweep"])  # in step even when the first sync was cut
+        mark_applied(ctx, r, f, ctx.versions["sweep"])  # in step even when the first sync was cut
     finally:
         r.close()
     env = {**clean_environ(), **ctx.stack.env(prefix=f.prefix, db=DB, ROTATOR_RATE_LIMIT="0")}
     paths = [p for _, p in f.items()]
     vault = VaultClient(ctx.stack.settings(prefix=f.prefix, db=DB))
     times: dict[str, list[tuple[float, float]]] = {c: [] for c in COMMANDS}
-    data_reads: list[float] = []
     try:
         bare_metadata_reads(vault, paths, o.concurrency)  # warm the connection pool
         for _ in range(o.reps):
             for command in COMMANDS:
                 b = bare_metadata_reads(vault, paths, o.concurrency)
                 times[command].append((_run(ctx, env, command, n), b))
-            data_reads.append(bare_data_reads(vault, paths, o.concurrency))
     finally:
         vault.close()
     rows = []
@@ -100,12 +98,4 @@ def measure_commands(ctx: Context) -> list[Row]:
         what = f"rotator {command} --json, {n:,} configs in step (subprocess, whole command)"
         bare = f"bare metadata reads, {o.concurrency} threads"
         rows.append(time_row(what, n, s, b, versus=bare, target=TARGET))
-    return [*rows, _plan_vs_data(n, times["plan"], data_reads)]
-
-
-def _plan_vs_data(n: int, plan: list[tuple[float, float]], data: list[float]) -> Row:
-    """``plan`` reads each secret's data (it validates and fingerprints it), not only its
-    metadata: the same command against the same reads done bare, for what plan adds."""
-    s, b = statistics.median(t[0] for t in plan), statistics.median(data)
-    what = f"plan --json (whole command), {n:,} configs, against the data reads it makes"
-    return time_row(what, n, s, b, versus="bare KV v2 data reads", target=TARGET)
+    return rows

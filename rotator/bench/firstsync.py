@@ -11,6 +11,7 @@ are recorded as applied directly, and the row says the figure is a lower bound.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rotator.bench.bare import run_bare_rotation
@@ -25,20 +26,38 @@ __all__ = ["TARGET", "bare_sync", "first_sync", "mark_applied", "sync_row"]
 TARGET = 1.3
 
 
-def mark_applied(r: Any, f: Fleet, version: int) -> int:
-    """Record every auth config not yet applied at ``version`` as applied; how many written."""
-    from rotator.models import AppliedState
+def mark_applied(ctx: Context, r: Any, f: Fleet, version: int) -> int:
+    """Record every auth config not yet applied at ``version`` as its rotation would have (the
+    payload's and the binding's fingerprints, the version's creation time: in step for
+    ``plan`` too), pushing nothing; how many written. Each secret is read once to know them."""
+    from rotator.config import load_fingerprint_key
+    from rotator.models import AppliedState, Binding
+    from rotator.plan import extract_payload, fingerprint
+    from rotator.plan_meta import binding_fingerprint
     from rotator.state import Keys, StateStore
+    from rotator.vault import VaultClient
 
     state = StateStore(r)
     pipe = r.pipeline(transaction=False)
     for nanoid in f.nanoids:
         pipe.hget(Keys.applied(nanoid), "version")
     missing = [n for n, v in zip(f.nanoids, pipe.execute(), strict=True) if v != str(version)]
-    now = time.time()
-    for nanoid in missing:
-        applied = AppliedState(version, "bench", now, None, f"{MOUNT}/{f.path(nanoid)}")
-        state.record_success(nanoid, applied, audit={"auth_config_id": nanoid})
+    settings = ctx.stack.settings(prefix=f.prefix, db=0)
+    key, now = load_fingerprint_key(settings), time.time()
+
+    def applied(vault: VaultClient, nanoid: str) -> AppliedState:
+        b = Binding(nanoid, MOUNT, f.path(nanoid))
+        secret = vault.read_secret(MOUNT, b.path)
+        if secret.version != version:
+            raise BenchError(f"{b.vault_path} is at version {secret.version}, not {version}")
+        fp = fingerprint(extract_payload(b, secret), key)
+        bound = binding_fingerprint(b, key)
+        return AppliedState(version, fp, now, None, b.vault_path, bound, secret.created_time)
+
+    with VaultClient(settings) as vault, ThreadPoolExecutor(ctx.options.threads) as pool:
+        states = list(pool.map(lambda n: applied(vault, n), missing))
+    for nanoid, one in zip(missing, states, strict=True):
+        state.record_success(nanoid, one, audit={"auth_config_id": nanoid})
     return len(missing)
 
 
@@ -79,7 +98,7 @@ def first_sync(ctx: Context, svc: Services, r: Any) -> tuple[int, float]:
     seconds = (max(ends) if ends and done == n else time.time()) - started
     if done < n:
         r.delete(QUEUE)  # stop here: drop the rest of the queue, record the rest directly
-        mark_applied(r, f, ctx.versions["sweep"])
+        mark_applied(ctx, r, f, ctx.versions["sweep"])
     ctx.note(
         f"first sync through the workers (a sweep + rotations): {done:,} of {n:,} auth configs "
         f"in {seconds:.1f} s ({done / seconds:,.1f}/s)"

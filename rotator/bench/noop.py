@@ -21,7 +21,7 @@ from rotator.bench.report import Row, time_row
 from rotator.bench.seed import MOUNT
 from rotator.bench.workers import BenchError
 
-__all__ = ["TARGET", "bare_data_reads", "bare_metadata_reads", "measure_noop_sweep"]
+__all__ = ["TARGET", "bare_metadata_reads", "measure_noop_sweep"]
 
 TARGET = 1.2
 
@@ -29,11 +29,6 @@ TARGET = 1.2
 def bare_metadata_reads(vault: Any, paths: list[str], threads: int) -> float:
     """The baseline: one KV v2 metadata read per path, ``threads`` at a time; seconds taken."""
     return _bare(lambda p: vault.current_version(MOUNT, p), paths, threads, "metadata")
-
-
-def bare_data_reads(vault: Any, paths: list[str], threads: int) -> float:
-    """One KV v2 read of each path's latest version (what ``rotator plan`` reads); seconds."""
-    return _bare(lambda p: vault.read_secret(MOUNT, p), paths, threads, "data")
 
 
 def _bare(read: Callable[[str], object], paths: list[str], threads: int, what: str) -> float:
@@ -53,7 +48,7 @@ def measure_noop_sweep(ctx: Context) -> Row:
     n = len(f.nanoids)
     r = ctx.redis(DB)
     try:
-        mark_applied(r, f, ctx.versions["sweep"])
+        mark_applied(ctx, r, f, ctx.versions["sweep"])
     finally:
         r.close()
     rt = build_runtime(ctx.stack.settings(prefix=f.prefix, db=DB, ROTATOR_RATE_LIMIT="0"))

@@ -34,7 +34,7 @@ def measure_watch(ctx: Context) -> Row:
     f = ctx.fleets["sweep"]
     n = len(f.nanoids)
     rt = build_runtime(ctx.stack.settings(prefix=f.prefix, db=DB, ROTATOR_RATE_LIMIT="0"))
-    mark_applied(rt.state.redis, f, ctx.versions["sweep"])  # in step, even run on its own
+    mark_applied(ctx, rt.state.redis, f, ctx.versions["sweep"])  # in step, even run on its own
     console = Console(file=io.StringIO(), width=80)
     try:
         feed = Feed(rt, budget=INTERVAL / 2)

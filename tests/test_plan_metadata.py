@@ -1,0 +1,126 @@
+"""`rotator plan` on auth configs in step: one metadata read each, no secret value read.
+
+The applied state records the binding's fingerprint and the pushed version's creation time;
+when both still match, the payload a read would build is the one pushed (a KV v2 version never
+changes), so `plan` needs no data read. Anything else reads the secret as before: a new
+version, a secret deleted and written again (its versions start again at 1), a remapped
+binding, a state recorded by an older rotator.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import hvac
+import pytest
+
+from rotator.state import Keys
+from tests.helpers import Stack
+from tests.procs import assert_cli_ok, run_cli
+
+
+@pytest.fixture
+def root(stack: Stack) -> Iterator[Any]:
+    """An hvac client with the dev server's root token, for set-up only."""
+    client = hvac.Client(url=stack.env["VAULT_ADDR"], token=stack.env["VAULT_TOKEN"], timeout=10)
+    yield client
+    client.adapter.close()
+
+
+def _metadata_only_env(root: Any, stack: Stack) -> dict[str, str]:
+    """The stack's env with a token that may list and read metadata under the prefix, and
+    may read no secret's data."""
+    name = f"meta-{uuid.uuid4().hex[:8]}"
+    hcl = "\n".join(
+        f'path "secret/metadata/{stack.prefix}{tail}" {{ capabilities = ["read", "list"] }}'
+        for tail in ("", "/*")
+    )
+    root.sys.create_or_update_policy(name=name, policy=hcl)
+    token = root.auth.token.create(policies=[name], ttl="10m")["auth"]["client_token"]
+    return {**stack.env, "VAULT_TOKEN": str(token)}
+
+
+def _plan(env: dict[str, str], code: int = 0) -> dict[str, dict[str, Any]]:
+    res = run_cli(env, "plan", "--json")
+    assert_cli_ok(res, code)
+    return {r["auth_config_id"]: r for r in json.loads(res.stdout)}
+
+
+def test_plan_of_configs_in_step_needs_no_permission_to_read_their_values(
+    stack: Stack, root: Any
+) -> None:
+    """After a rotation, `plan` with a token that may read metadata only shows every config
+    in step; the one given a new version needs its data, so that token cannot plan it."""
+    for n in ("ac_pm1", "ac_pm2"):
+        stack.put(n, {"credentials": {"client_secret": f"PM-secret-{n}"}})
+        assert stack.rt.service.rotate(n).result == "succeeded"
+    meta_only = _metadata_only_env(root, stack)
+    rows = _plan(meta_only)
+    assert {n: (r["action"], r["reason"]) for n, r in rows.items()} == {
+        "ac_pm1": ("skip", "in step at version 1"),
+        "ac_pm2": ("skip", "in step at version 1"),
+    }
+    stack.write("ac_pm2", {"credentials": {"client_secret": "PM-secret-new"}})
+    rows = _plan(meta_only, 1)
+    assert rows["ac_pm1"]["action"] == "skip"
+    assert rows["ac_pm2"]["action"] == "error" and "denied" in rows["ac_pm2"]["reason"]
+    assert _plan(stack.env)["ac_pm2"]["action"] == "push"
+
+
+def test_a_secret_deleted_and_written_again_at_the_same_version_number_is_a_push(
+    stack: Stack, root: Any
+) -> None:
+    """Deleting a secret's metadata and writing it again starts its versions at 1 again: the
+    same number as the one applied, other values. `plan` says push (the creation time
+    differs), and the rotation pushes the new value."""
+    stack.put("ac_pm3", {"credentials": {"client_secret": "PM-before-recreate"}})
+    assert stack.rt.service.rotate("ac_pm3").result == "succeeded"
+    assert _plan(stack.env)["ac_pm3"]["action"] == "skip"
+    root.secrets.kv.v2.delete_metadata_and_all_versions(
+        path=f"{stack.prefix}/ac_pm3", mount_point="secret"
+    )
+    assert stack.write("ac_pm3", {"credentials": {"client_secret": "PM-after-recreate"}}) == 1
+    row = _plan(stack.env)["ac_pm3"]
+    assert row["action"] == "push" and "payload changed" in row["reason"], row
+    assert stack.rt.service.rotate("ac_pm3").result == "succeeded"
+    assert stack.emu.credentials("ac_pm3") == {"client_secret": "PM-after-recreate"}
+
+
+def test_a_binding_remapped_at_the_same_version_is_planned_as_a_push(
+    stack: Stack, root: Any, tmp_path: Path
+) -> None:
+    """A bindings-file entry that maps the field to another Vault key, Vault untouched: the
+    binding's fingerprint differs, so `plan` reads the secret and says push."""
+    path = f"{stack.prefix}-bound/ac_pm4"
+    stack.emu.add_auth_config("ac_pm4", type="custom")
+    stack.rt.vault.write_secret("secret", path, {"primary": "PM-primary-1", "backup": "PM-b-1"})
+
+    def bound_to(key: str) -> dict[str, str]:
+        f = tmp_path / f"bindings-{key}.toml"
+        f.write_text(
+            f'[[binding]]\nauth_config = "ac_pm4"\npath = "{path}"\n'
+            f'[binding.credentials]\nclient_secret = "{key}"\n'
+        )
+        return {**stack.env, "ROTATOR_BINDINGS_FILE": str(f)}
+
+    assert_cli_ok(run_cli(bound_to("primary"), "rotate", "ac_pm4", "--inline"))
+    assert _plan(bound_to("primary"))["ac_pm4"]["action"] == "skip"
+    row = _plan(bound_to("backup"))["ac_pm4"]
+    assert row["action"] == "push" and "payload changed" in row["reason"], row
+
+
+def test_a_state_recorded_without_the_binding_is_planned_from_the_secret_itself(
+    stack: Stack, root: Any
+) -> None:
+    """A state written by an older rotator (no binding fingerprint, no creation time) is
+    still in step when the payload's fingerprint matches: `plan` reads the value to know."""
+    stack.put("ac_pm5", {"credentials": {"client_secret": "PM-secret-old-state"}})
+    assert stack.rt.service.rotate("ac_pm5").result == "succeeded"
+    stack.rt.state.redis.hdel(Keys.applied("ac_pm5"), "binding", "vault_created")
+    assert _plan(stack.env)["ac_pm5"]["action"] == "skip"
+    row = _plan(_metadata_only_env(root, stack), 1)["ac_pm5"]
+    assert row["action"] == "error" and "denied" in row["reason"], row
