@@ -178,6 +178,7 @@ class Brief:
     applied_at: float | None
     failures: int
     error_version: int | None
+    applied_created: str | None = None  # the applied version's creation time in Vault
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from rotator.models import (
     SecretVersion,
     Section,
 )
+from rotator.plan_meta import recreated
 from rotator.states import SweepAction
 
 __all__ = [
@@ -241,12 +242,15 @@ def sweep_decision(
     now: float,
     resync_interval: float,
     quarantine_after: int,
+    current_created: str | None = None,
+    applied_created: str | None = None,
 ) -> SweepDecision:
     """The sweep's cheap decision from metadata alone (``current_version`` None: not read,
     as ``needs_version`` allows).
 
     Quarantined auth configs (see ``quarantined``) are not queued until the version changes (or
-    an operator forces a rotation).
+    an operator forces a rotation). The same version number created at another time than the
+    one applied (``plan_meta.recreated``) is a new secret: queued, forced.
     """
     if paused:
         return SweepDecision(SweepAction.PAUSED, False, "paused")
@@ -259,9 +263,14 @@ def sweep_decision(
         quarantine_after=quarantine_after,
     ):
         return SweepDecision(SweepAction.QUARANTINED, False, "quarantined")
-    if applied_version != current_version:
-        reason = f"vault version {applied_version} -> {current_version}"
-        return SweepDecision(SweepAction.QUEUE, False, reason)
+    moved = applied_version != current_version
+    if moved or recreated(applied_created, current_created):  # recreated: the same number
+        reason = (
+            f"vault version {applied_version} -> {current_version}"
+            if moved
+            else f"vault secret re-created at version {current_version}"
+        )
+        return SweepDecision(SweepAction.QUEUE, not moved, reason)
     if resync_interval and (applied_at is None or now - applied_at >= resync_interval):
         return SweepDecision(SweepAction.QUEUE, True, "periodic re-sync")
     return SweepDecision(SweepAction.IN_STEP, False, "in step")

@@ -15,7 +15,7 @@ import json
 
 from rotator.models import AppliedState, Binding, VersionMeta
 
-__all__ = ["BINDING_RULES", "binding_fingerprint", "same_binding", "same_version"]
+__all__ = ["BINDING_RULES", "binding_fingerprint", "recreated", "same_binding", "same_version"]
 
 BINDING_RULES = "1"  # bump when extract_payload would build another payload from the same data
 
@@ -33,6 +33,12 @@ def same_binding(applied: AppliedState, binding_fp: str) -> bool:
     """Whether ``applied`` was pushed through the binding of ``binding_fp`` with this key. A
     state recorded without it (by an older rotator) never was."""
     return applied.binding is not None and hmac.compare_digest(applied.binding, binding_fp)
+
+
+def recreated(applied_created: str | None, current_created: str | None) -> bool:
+    """Whether the version applied and the current one, of the same number, are not the same
+    version: the secret was deleted and written again. Unknown creation times never say so."""
+    return None not in (applied_created, current_created) and applied_created != current_created
 
 
 def same_version(applied: AppliedState, current: VersionMeta) -> bool:

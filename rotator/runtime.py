@@ -13,7 +13,7 @@ from rotator.composio import ComposioClient
 from rotator.config import Settings, load_fingerprint_key
 from rotator.errors import RotatorError
 from rotator.logs import SECRETS, scrub
-from rotator.models import Binding, Secret
+from rotator.models import Binding, Secret, VersionMeta
 from rotator.policy import RetryBudget
 from rotator.ratelimit import RateLimiter
 from rotator.service import RotationService
@@ -57,14 +57,14 @@ class Runtime:
 
     def vault_versions(
         self, bindings: Mapping[str, Binding], threads: int = READS_IN_FLIGHT
-    ) -> dict[str, int | str]:
-        """Each auth config's current Vault version (KV v2 metadata, ``threads`` at a time), or
-        the reason Vault could not tell."""
+    ) -> dict[str, VersionMeta | str]:
+        """Each auth config's current Vault version and its creation time (KV v2 metadata,
+        ``threads`` at a time), or the reason Vault could not tell."""
 
-        def one(item: tuple[str, Binding]) -> tuple[str, int | str]:
+        def one(item: tuple[str, Binding]) -> tuple[str, VersionMeta | str]:
             nanoid, b = item
             try:
-                return nanoid, self.vault.current_version(b.mount, b.path)
+                return nanoid, self.vault.version_meta(b.mount, b.path)
             except RotatorError as exc:
                 return nanoid, scrub(str(exc))
 
@@ -73,7 +73,9 @@ class Runtime:
             return dict(pool.map(one, bindings.items()))
 
     def status_rows(
-        self, view: CatalogView | None = None, versions: Mapping[str, int | str] | None = None
+        self,
+        view: CatalogView | None = None,
+        versions: Mapping[str, VersionMeta | str] | None = None,
     ) -> list[StatusRow]:
         """One status row per auth config, sorted: Vault's current version (read now, unless
         ``versions`` are given) against the stored state (Redis read in one pipeline for all

@@ -264,7 +264,7 @@ class StateStore:
     def briefs(self, nanoids: list[str]) -> dict[str, Brief]:
         """What the sweep needs per auth config: one script call per 1,024 of them."""
         out = {}
-        for nanoid, (version, at, err_version, failures) in zip(
+        for nanoid, (version, at, created, err_version, failures) in zip(
             nanoids, self._scripts.briefs(nanoids), strict=True
         ):
             out[nanoid] = Brief(
@@ -272,5 +272,6 @@ class StateStore:
                 applied_at=float(at) if at else None,
                 failures=int(failures or 0),
                 error_version=opt_int(err_version),
+                applied_created=created,
             )
         return out

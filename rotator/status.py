@@ -6,8 +6,9 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from rotator.models import AppliedState, Binding, LastError, StoredState
+from rotator.models import AppliedState, Binding, LastError, StoredState, VersionMeta
 from rotator.plan import quarantined
+from rotator.plan_meta import recreated
 from rotator.states import ErrorKind, RowState
 
 __all__ = ["StatusRow", "ambiguous_row", "status_row", "status_rows"]
@@ -37,11 +38,18 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _state(
-    vault_version: int | None, applied: AppliedState | None, err: LastError | None
+    vault: tuple[int | None, str | None], applied: AppliedState | None, err: LastError | None
 ) -> RowState:
+    """``vault``: the current version and its creation time (a version deleted and written
+    again at the same number is pending, not synced)."""
+    vault_version, created = vault
     if vault_version is None:
         return RowState.UNKNOWN
-    in_step = applied is not None and applied.version == vault_version
+    in_step = (
+        applied is not None
+        and applied.version == vault_version
+        and not recreated(applied.vault_created, created)
+    )
     if err is not None and (applied is None or err.at >= applied.applied_at):
         if err.kind is ErrorKind.UNVERIFIED:
             return RowState.UNVERIFIED
@@ -57,6 +65,7 @@ def status_row(
     applied: AppliedState | None,
     last_error: LastError | None,
     vault_problem: str | None = None,
+    vault_created: str | None = None,
     paused: bool = False,
     quarantined: bool = False,
 ) -> StatusRow:
@@ -71,7 +80,7 @@ def status_row(
         if paused
         else RowState.QUARANTINED
         if quarantined
-        else _state(vault_version, applied, err),
+        else _state((vault_version, vault_created), applied, err),
         last_error=vault_problem or (err.message if err else None),
         last_error_status=err.status if err else None,
         last_error_slug=err.slug if err else None,
@@ -82,7 +91,7 @@ def status_row(
 
 def status_rows(
     bindings: Mapping[str, Binding],
-    versions: Mapping[str, int | str],
+    versions: Mapping[str, VersionMeta | str],
     stored: Mapping[str, StoredState],
     *,
     paused: tuple[bool, set[str]],
@@ -95,7 +104,8 @@ def status_rows(
     rows = []
     for nanoid, b in bindings.items():
         found, s = versions[nanoid], stored[nanoid]
-        version = found if isinstance(found, int) else None
+        version = found.version if isinstance(found, VersionMeta) else None
+        created = found.created_time if isinstance(found, VersionMeta) else None
         err = s.last_error
         rows.append(
             status_row(
@@ -103,6 +113,7 @@ def status_rows(
                 vault_path=b.vault_path,
                 vault_version=version,
                 applied=s.applied,
+                vault_created=created,
                 last_error=err,
                 vault_problem=found if isinstance(found, str) else None,
                 paused=everything_paused or nanoid in paused_ids,

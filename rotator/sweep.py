@@ -103,14 +103,17 @@ def _slice(
     now = time.time()
     due: list[tuple[str, SweepDecision, int | None]] = []
     for nanoid in ids:
-        version = versions.get(nanoid)  # None: not needed to decide
-        if isinstance(version, str):
+        meta = versions.get(nanoid)  # None: not needed to decide
+        if isinstance(meta, str):
             counts["errors"] += 1
-            log.warning("sweep.vault_error", auth_config_id=nanoid, error=version)
+            log.warning("sweep.vault_error", auth_config_id=nanoid, error=meta)
             continue
+        version = meta.version if meta is not None else None
         b = briefs[nanoid]
         decision = sweep_decision(
             current_version=version,
+            current_created=meta.created_time if meta is not None else None,
+            applied_created=b.applied_created,
             applied_version=b.applied_version,
             applied_at=b.applied_at,
             failures=b.failures,

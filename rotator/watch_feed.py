@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from rotator.catalog import CatalogView
+from rotator.models import VersionMeta
 from rotator.runtime import READS_IN_FLIGHT, Runtime
 from rotator.status import StatusRow
 
@@ -34,7 +35,7 @@ class Feed:
         self._clock = clock
         self._view: CatalogView | None = None
         self._view_at = 0.0
-        self._versions: dict[str, int | str] = {}
+        self._versions: dict[str, VersionMeta | str] = {}
         self._read_at: dict[str, float] = {}
 
     def oldest_read(self) -> float | None:

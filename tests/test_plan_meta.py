@@ -1,4 +1,5 @@
-"""The pure rule of `plan` from metadata: same binding, same version, same creation time."""
+"""The pure rules of metadata alone: `plan` (the same binding, version and creation time) and
+the sweep (the same version number created at another time is a new secret)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from dataclasses import replace
 import pytest
 
 from rotator.models import AppliedState, Binding, FieldMap, VersionMeta
-from rotator.plan_meta import binding_fingerprint, same_binding, same_version
+from rotator.plan import SweepDecision, sweep_decision
+from rotator.plan_meta import binding_fingerprint, recreated, same_binding, same_version
+from rotator.states import SweepAction
 
 KEY = b"k" * 32
 BASE = Binding(
@@ -74,3 +77,40 @@ def test_the_same_version_needs_the_same_number_and_the_same_creation_time() -> 
     assert not same_version(_applied(), VersionMeta(3, None))
     assert not same_version(_applied(vault_created=None), VersionMeta(3, None))
     assert not same_version(_applied(vault_created=None), VersionMeta(3, CREATED))
+
+
+def test_recreated_needs_two_known_creation_times_that_differ() -> None:
+    assert recreated(CREATED, "2026-12-02T03:00:00.000000001Z")
+    assert not recreated(CREATED, CREATED)
+    assert not recreated(None, CREATED)
+    assert not recreated(CREATED, None)
+    assert not recreated(None, None)
+
+
+def _swept(**over: object) -> SweepDecision:
+    args: dict[str, object] = {
+        "current_version": 1,
+        "applied_version": 1,
+        "applied_at": 100.0,
+        "failures": 0,
+        "error_version": None,
+        "paused": False,
+        "now": 200.0,
+        "resync_interval": 0.0,
+        "quarantine_after": 3,
+        "current_created": CREATED,
+        "applied_created": CREATED,
+    }
+    return sweep_decision(**{**args, **over})  # type: ignore[arg-type]
+
+
+def test_the_sweep_queues_a_secret_written_again_at_the_applied_number_forced() -> None:
+    """Same number, another creation time: a new secret, queued and forced (its payload may
+    equal the old one, and the forced push records the new creation time)."""
+    d = _swept(current_created="2026-12-02T03:00:00.000000001Z")
+    assert d == SweepDecision(SweepAction.QUEUE, True, "vault secret re-created at version 1")
+    assert _swept().action is SweepAction.IN_STEP
+    assert _swept(applied_created=None).action is SweepAction.IN_STEP  # an older state
+    assert _swept(current_created=None).action is SweepAction.IN_STEP
+    moved = _swept(current_version=2, current_created="2026-12-02T03:00:00.000000001Z")
+    assert moved == SweepDecision(SweepAction.QUEUE, False, "vault version 1 -> 2")

@@ -4,7 +4,8 @@ The applied state records the binding's fingerprint and the pushed version's cre
 when both still match, the payload a read would build is the one pushed (a KV v2 version never
 changes), so `plan` needs no data read. Anything else reads the secret as before: a new
 version, a secret deleted and written again (its versions start again at 1), a remapped
-binding, a state recorded by an older rotator.
+binding, a state recorded by an older rotator. The sweep and `status` tell a secret written
+again at the applied version number by the same creation time.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hvac
 import pytest
 
 from rotator.state import Keys
+from rotator.sweep import sweep
 from tests.helpers import Stack
 from tests.procs import assert_cli_ok, run_cli
 
@@ -124,3 +126,29 @@ def test_a_state_recorded_without_the_binding_is_planned_from_the_secret_itself(
     assert _plan(stack.env)["ac_pm5"]["action"] == "skip"
     row = _plan(_metadata_only_env(root, stack), 1)["ac_pm5"]
     assert row["action"] == "error" and "denied" in row["reason"], row
+
+
+def test_a_secret_written_again_at_the_applied_version_number_is_swept_and_pushed(
+    stack: Stack, root: Any
+) -> None:
+    """The incident case: the leaked secret is deleted (metadata and all) and written anew,
+    so its version is 1 again, the number applied. `status` says pending, not synced; the
+    sweep queues it, forced; the rotation pushes the new value; then it is in step again."""
+    stack.put("ac_pm6", {"credentials": {"client_secret": "PM-leaked-value"}})
+    assert stack.rt.service.rotate("ac_pm6").result == "succeeded"
+    root.secrets.kv.v2.delete_metadata_and_all_versions(
+        path=f"{stack.prefix}/ac_pm6", mount_point="secret"
+    )
+    assert stack.write("ac_pm6", {"credentials": {"client_secret": "PM-fresh-value"}}) == 1
+    status = {r.auth_config_id: r for r in stack.rt.status_rows()}["ac_pm6"]
+    assert (status.vault_version, status.applied_version, status.state) == (1, 1, "pending")
+    queued: list[tuple[str, bool]] = []
+    summary = sweep(stack.rt, lambda i, force: queued.append((i, force)), queue_ttl=60)
+    assert queued == [("ac_pm6", True)] and summary.queued == 1
+    stack.rt.state.release_queue("ac_pm6")
+    assert stack.rt.service.rotate("ac_pm6", force=True).result == "succeeded"
+    assert stack.emu.credentials("ac_pm6") == {"client_secret": "PM-fresh-value"}
+    assert {r.auth_config_id: r for r in stack.rt.status_rows()}["ac_pm6"].state == "synced"
+    again: list[tuple[str, bool]] = []
+    assert sweep(stack.rt, lambda i, force: again.append((i, force)), queue_ttl=60).queued == 0
+    assert again == []
