@@ -5,9 +5,11 @@ every other client of the organisation, and announces the limit on every answer.
 (how much to take, when to slow down) are pure, in ``rotator.ratelimit_policy``; this module does
 the Redis part. ``RateLimiter`` keeps rotator within its ``Budget`` with GCRA (the generic cell
 rate algorithm): one hash in Redis holds the theoretical arrival time of the next request; a Lua
-script run with EVALSHA (EVAL when the server does not know the script) grants a request or says
-how long to wait, in one round trip, on the Redis server's clock (``TIME``), so workers' clocks
-do not matter. A refused call consumes nothing.
+script (``rotator.ratelimit_scripts``) run with EVALSHA (EVAL when the server does not know the
+script) grants a request or says how long to wait, in one round trip, on the Redis server's
+clock (``TIME``), so workers' clocks do not matter. A refused call consumes nothing. At a budget
+of 200 requests/s or more one call may grant a short lease of a few slots (never more than the
+burst), which the process's threads use within 50 ms without asking again.
 
 Learning: the same hash holds the limit Composio last announced (kept a day). Every acquire's
 reply carries it back, so each process follows a limit another one learned at no extra cost;
@@ -27,6 +29,7 @@ rotations; Composio's own 429s and the retry policy remain the backstop.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +43,8 @@ from rotator import redis_conn
 from rotator.config import Settings
 from rotator.models import ResponseInfo, Secret
 from rotator.ratelimit_policy import (
+    LEASE_FOR,
+    LEASE_MOST,
     Adaptation,
     Announced,
     Budget,
@@ -49,6 +54,7 @@ from rotator.ratelimit_policy import (
     decode_learned,
     encode_learned,
 )
+from rotator.ratelimit_scripts import ACQUIRE, OBSERVE
 from rotator.redis_threads import ThreadClients
 from rotator.state import Keys
 
@@ -58,76 +64,6 @@ log = structlog.get_logger("rotator.ratelimit")
 
 _US = 1_000_000
 _WARN_EVERY = 30.0
-
-# Shared by both scripts: the time (ARGV's injected clock, else the server's) in microseconds,
-# the hash's fields, and its expiry (a day while a learned limit is in it).
-_HEAD = """
-local now = tonumber(ARGV[#ARGV])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local h = redis.call('HMGET', KEYS[1], 'tat', 'factor', 'until', 'hold', 'limit', 'window')
-local function fmt(x) return string.format('%.0f', x) end
-local function expire(last, learned)
-  local ms = math.ceil((math.max(last, now) - now) / 1000) + 1000
-  if learned then ms = math.max(ms, 86400000) end
-  redis.call('PEXPIRE', KEYS[1], ms)
-end
-"""
-
-# ARGV: interval (us), tolerance (us), now. Returns {0 (granted) or the wait in microseconds,
-# learned limit, learned window} ('' when none is learned).
-_ACQUIRE = (
-    _HEAD
-    + """
-local learned = {h[5] or '', h[6] or ''}
-local hold = tonumber(h[4]) or 0
-if hold > now then return {math.ceil(hold - now), learned[1], learned[2]} end
-local untl = tonumber(h[3]) or 0
-local factor = 1
-if untl > now then factor = math.max(tonumber(h[2]) or 1, 0.01) end
-local tat = math.max(tonumber(h[1]) or now, now)
-local early = tat - now - tonumber(ARGV[2])
-if early > 0 then return {math.ceil(early), learned[1], learned[2]} end
-tat = tat + tonumber(ARGV[1]) / factor
-redis.call('HSET', KEYS[1], 'tat', fmt(tat))
-expire(math.max(tat, untl), h[5])
-return {0, learned[1], learned[2]}
-"""
-)
-
-# ARGV: factor (0: none), ttl (us), hold (us), limit ('': none), window, now.
-# Returns {1 when the factor went down else 0, 1 when the learned limit changed else 0}.
-_OBSERVE = (
-    _HEAD
-    + """
-local changed, lowered = 0, 0
-local learned = h[5]
-if ARGV[4] ~= '' and (h[5] ~= ARGV[4] or h[6] ~= ARGV[5]) then
-  redis.call('HSET', KEYS[1], 'limit', ARGV[4], 'window', ARGV[5])
-  changed, learned = 1, ARGV[4]
-end
-local untl = tonumber(h[3]) or 0
-local hold = tonumber(h[4]) or 0
-local factor = tonumber(ARGV[1])
-if factor > 0 then
-  local current = 1
-  if untl > now then current = tonumber(h[2]) or 1 end
-  if factor <= current then
-    untl = now + tonumber(ARGV[2])
-    redis.call('HSET', KEYS[1], 'factor', ARGV[1], 'until', fmt(untl))
-  end
-  if factor < current then lowered = 1 end
-  if tonumber(ARGV[3]) > 0 and now + tonumber(ARGV[3]) > hold then
-    hold = now + tonumber(ARGV[3])
-    redis.call('HSET', KEYS[1], 'hold', fmt(hold))
-  end
-end
-expire(math.max(tonumber(h[1]) or 0, untl, hold), learned)
-return {lowered, changed}
-"""
-)
 
 
 @dataclass(frozen=True)
@@ -160,6 +96,7 @@ class RateLimiter:
         low_water: float = 0.1,
         low_factor: float = 0.5,
         throttled_factor: float = 0.25,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < share <= 1 or burst < 1 or (cap is not None and min(cap) <= 0):
             raise ValueError("share must be in (0, 1], burst at least 1, a cap positive")
@@ -175,9 +112,12 @@ class RateLimiter:
             "throttled_factor": throttled_factor,
         }
         self._mine = ThreadClients(client, again=False)  # acquire: a connection per thread
-        self._acquire = client.register_script(_ACQUIRE)
-        self._observe = client.register_script(_OBSERVE)
+        self._acquire = client.register_script(ACQUIRE)
+        self._observe = client.register_script(OBSERVE)
         self._warned_at = -_WARN_EVERY
+        self._monotonic = monotonic
+        self._lease_lock = threading.Lock()
+        self._leased, self._lease_until = 0, 0.0  # slots granted and not yet used, and until
         self._raw: tuple[bytes, bytes] = (b"", b"")
         self._current = self._know(None)
 
@@ -220,11 +160,17 @@ class RateLimiter:
         return self._current.budget
 
     def acquire(self) -> float:
-        """Take one request's slot: 0.0 = go now, else seconds to wait before asking again."""
+        """Take one request's slot: 0.0 = go now, else seconds to wait before asking again.
+
+        At a budget of ``LEASE_FROM`` requests/s or more one Redis call may grant up to
+        ``Budget.lease`` slots (within the burst the GCRA still holds); this process's threads
+        use the rest without asking, for ``LEASE_FOR`` s, after which they lapse unused."""
+        if self._use_leased():
+            return 0.0
         current = self._current
         try:
-            args = (current.interval, current.tolerance, self._now())
-            wait, limit, window = self._mine.call(
+            args = (current.interval, current.tolerance, current.budget.lease, self._now())
+            wait, limit, window, granted = self._mine.call(
                 lambda mine: self._acquire(keys=[self.key], args=args, client=mine)
             )
         except redis.RedisError as exc:
@@ -233,7 +179,26 @@ class RateLimiter:
         if (limit, window) != self._raw:  # another process learned a limit (or it expired)
             self._raw = (limit, window)
             self._current = self._know(decode_learned(limit, window))
+        if int(granted) > 1:
+            self._lease(int(granted) - 1)
         return int(wait) / _US
+
+    def _use_leased(self) -> bool:
+        with self._lease_lock:
+            if self._leased and self._monotonic() < self._lease_until:
+                self._leased -= 1
+                return True
+            self._leased = 0
+            return False
+
+    def _lease(self, slots: int) -> None:
+        with self._lease_lock:
+            self._leased = min(LEASE_MOST, self._leased + slots)
+            self._lease_until = self._monotonic() + LEASE_FOR
+
+    def _drop_lease(self) -> None:
+        with self._lease_lock:
+            self._leased = 0
 
     def observe(self, info: ResponseInfo) -> None:
         """Learn the announced limit and adapt the shared rate to what Composio said."""
@@ -243,6 +208,8 @@ class RateLimiter:
         change = adaptation(info, own_rate=current.budget.per_second, **self._tuning)
         if learn is None and change is None:
             return
+        if change is not None:  # slowing down (or held back): no request on an old lease
+            self._drop_lease()
         limit, window = encode_learned(learn) if learn is not None else ("", "")
         factor, ttl, hold = (change.factor, change.ttl, change.hold) if change else (0, 0, 0)
         try:

@@ -21,6 +21,9 @@ from rotator.models import ResponseInfo
 __all__ = [
     "BURST_SHARE",
     "DEFAULT_WINDOW",
+    "LEASE_FOR",
+    "LEASE_FROM",
+    "LEASE_MOST",
     "STARTER",
     "Adaptation",
     "Announced",
@@ -34,6 +37,9 @@ __all__ = [
 
 DEFAULT_WINDOW = 60.0  # Composio's window when an answer names none
 BURST_SHARE = 0.05
+LEASE_FROM = 200.0  # requests/s: below it every request asks Redis, spaced to the request
+LEASE_MOST = 8  # slots one Redis call may grant a process, and the most a process holds
+LEASE_FOR = 0.05  # seconds a leased slot stays usable
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,15 @@ class Budget:
     @property
     def per_second(self) -> float:
         return self.count / self.period
+
+    @property
+    def lease(self) -> int:
+        """Slots one acquire asks Redis for: 1 below ``LEASE_FROM`` per second; above, what the
+        budget grants in 20 ms, at most ``LEASE_MOST`` (the script grants no more than the
+        burst tolerance still holds, so never more than ``burst``)."""
+        if self.per_second < LEASE_FROM:
+            return 1
+        return max(1, min(LEASE_MOST, int(self.per_second * 0.02)))
 
     def spacing(self) -> tuple[float, float]:
         """GCRA's emission interval and burst tolerance, in seconds."""
