@@ -192,6 +192,21 @@ def _hammer(
     out.put(grants)
 
 
+def hammer_processes(url: str, key: str, rate: float, burst: int, seconds: float) -> list[Grant]:
+    """Four spawned processes of ``_hammer`` started together; every grant, sorted."""
+    ctx = multiprocessing.get_context("spawn")
+    go, out = ctx.Barrier(4, timeout=30), ctx.Queue()
+    args = (url, key, rate, burst, seconds, go, out)
+    procs = [ctx.Process(target=_hammer, args=args) for _ in range(4)]
+    for p in procs:
+        p.start()
+    grants = sorted(g for _ in procs for g in out.get(timeout=60))
+    for p in procs:
+        p.join(timeout=30)
+    assert [p.exitcode for p in procs] == [0] * 4
+    return grants
+
+
 def most_in_any_window(grants: list[Grant], width: float) -> int:
     """The most grants that surely fell inside one interval of ``width`` s (asked and answered)."""
     return max(
@@ -207,16 +222,7 @@ def test_the_cap_holds_across_four_processes_of_eight_threads(
     rate, burst, seconds = 100.0, 5, 2.5
     key = "rotator:ratelimit:procs"
     limiter(client, key=key)  # Composio announced far more than the cap
-    ctx = multiprocessing.get_context("spawn")
-    go, out = ctx.Barrier(4, timeout=30), ctx.Queue()
-    args = (redis_url, key, rate, burst, seconds, go, out)
-    procs = [ctx.Process(target=_hammer, args=args) for _ in range(4)]
-    for p in procs:
-        p.start()
-    grants = sorted(g for _ in procs for g in out.get(timeout=60))
-    for p in procs:
-        p.join(timeout=30)
-    assert [p.exitcode for p in procs] == [0] * 4
+    grants = hammer_processes(redis_url, key, rate, burst, seconds)
     assert most_in_any_window(grants, 1.0) <= rate + burst
     assert most_in_any_window(grants, 0.5) <= rate * 0.5 + burst
     span = grants[-1][1] - grants[0][0]

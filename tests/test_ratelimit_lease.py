@@ -9,7 +9,6 @@ every request still asks Redis, exactly as before.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +19,7 @@ from rotator.ratelimit import RateLimiter
 from rotator.ratelimit_policy import LEASE_FOR, LEASE_FROM, LEASE_MOST, Announced, budget
 from rotator.state import Keys
 from tests.clock_support import FakeClock
-from tests.test_ratelimit import _hammer, most_in_any_window
+from tests.test_ratelimit import hammer_processes, most_in_any_window
 
 
 @pytest.fixture
@@ -123,16 +122,7 @@ def test_the_budget_holds_across_four_processes_with_leases(
     RateLimiter(client, share=1.0, cap=(rate, 1.0), burst=burst, key=key).observe(
         ResponseInfo(status=200, rate_limit=10**9, rate_window=1.0)
     )
-    ctx = multiprocessing.get_context("spawn")
-    go, out = ctx.Barrier(4, timeout=30), ctx.Queue()
-    args = (redis_url, key, rate, burst, seconds, go, out)
-    procs = [ctx.Process(target=_hammer, args=args) for _ in range(4)]
-    for p in procs:
-        p.start()
-    grants = sorted(g for _ in procs for g in out.get(timeout=60))
-    for p in procs:
-        p.join(timeout=30)
-    assert [p.exitcode for p in procs] == [0] * 4
+    grants = hammer_processes(redis_url, key, rate, burst, seconds)
     assert most_in_any_window(grants, 1.0) <= rate + burst + 4 * LEASE_MOST
     # lower bound: leases waste little (60%: 32 threads starve for CPU on a loaded 2-core
     # machine; leases that lapsed unused would leave an eighth of the budget)
