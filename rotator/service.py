@@ -27,10 +27,9 @@ from rotator.outcomes import (
     since_ms,
 )
 from rotator.plan import decide, extract_payload, fingerprint
-from rotator.plan_meta import binding_fingerprint
 from rotator.policy import RetryBudget, requeue_delay
 from rotator.ports import ComposioPort, PatchResultLike, VaultPort
-from rotator.preview import preview
+from rotator.preview import bound, preview
 from rotator.state import StateStore
 from rotator.state_lock import Begun, HeldLock, best_effort
 from rotator.states import ErrorKind, Result
@@ -193,7 +192,7 @@ class RotationService:
             self._clock(),
             result.request_id,
             vault_path=b.vault_path,
-            binding=binding_fingerprint(b, self._key),
+            binding=bound(b, self._key),
             vault_created=secret.created_time,
         )
         outcome = Outcome(
