@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,7 +45,6 @@ from rotator.config import Settings
 from rotator.models import ResponseInfo, Secret
 from rotator.ratelimit_policy import (
     LEASE_FOR,
-    LEASE_MOST,
     Adaptation,
     Announced,
     Budget,
@@ -117,7 +117,8 @@ class RateLimiter:
         self._warned_at = -_WARN_EVERY
         self._monotonic = monotonic
         self._lease_lock = threading.Lock()
-        self._leased, self._lease_until = 0, 0.0  # slots granted and not yet used, and until
+        self._leases: deque[list[float]] = deque()  # [expiry, slots left] per grant, in order
+        self._generation = 0  # bumped when the budget changes: a grant asked before is dropped
         self._raw: tuple[bytes, bytes] = (b"", b"")
         self._current = self._know(None)
 
@@ -167,7 +168,7 @@ class RateLimiter:
         use the rest without asking, for ``LEASE_FOR`` s, after which they lapse unused."""
         if self._use_leased():
             return 0.0
-        current = self._current
+        current, generation = self._current, self._generation
         try:
             args = (current.interval, current.tolerance, current.budget.lease, self._now())
             wait, limit, window, granted = self._mine.call(
@@ -179,26 +180,32 @@ class RateLimiter:
         if (limit, window) != self._raw:  # another process learned a limit (or it expired)
             self._raw = (limit, window)
             self._current = self._know(decode_learned(limit, window))
+            if self._current.budget != current.budget:
+                self._drop_leases()
         if int(granted) > 1:
-            self._lease(int(granted) - 1)
+            self._lease(int(granted) - 1, generation)
         return int(wait) / _US
 
     def _use_leased(self) -> bool:
+        """Take a slot of the oldest grant still usable; lapsed ones are dropped."""
         with self._lease_lock:
-            if self._leased and self._monotonic() < self._lease_until:
-                self._leased -= 1
-                return True
-            self._leased = 0
-            return False
+            now = self._monotonic()
+            while self._leases and (self._leases[0][0] <= now or not self._leases[0][1]):
+                self._leases.popleft()
+            if not self._leases:
+                return False
+            self._leases[0][1] -= 1
+            return True
 
-    def _lease(self, slots: int) -> None:
+    def _lease(self, slots: int, generation: int) -> None:
         with self._lease_lock:
-            self._leased = min(LEASE_MOST, self._leased + slots)
-            self._lease_until = self._monotonic() + LEASE_FOR
+            if generation == self._generation:  # else granted under a budget since changed
+                self._leases.append([self._monotonic() + LEASE_FOR, slots])
 
-    def _drop_lease(self) -> None:
+    def _drop_leases(self) -> None:
         with self._lease_lock:
-            self._leased = 0
+            self._leases.clear()
+            self._generation += 1
 
     def observe(self, info: ResponseInfo) -> None:
         """Learn the announced limit and adapt the shared rate to what Composio said."""
@@ -209,7 +216,7 @@ class RateLimiter:
         if learn is None and change is None:
             return
         if change is not None:  # slowing down (or held back): no request on an old lease
-            self._drop_lease()
+            self._drop_leases()
         limit, window = encode_learned(learn) if learn is not None else ("", "")
         factor, ttl, hold = (change.factor, change.ttl, change.hold) if change else (0, 0, 0)
         try:
@@ -222,6 +229,7 @@ class RateLimiter:
             self._current = current
             if changed:
                 self._log_learned(learn)
+        self._drop_leases()  # again: one granted while the script ran is of the old budget
         if change is not None and (lowered or change.hold):
             log.warning(
                 "ratelimit.adapted",

@@ -14,6 +14,7 @@ it is held to ``BURST_SHARE`` of the count, which keeps at least 95% of the budg
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rotator.models import ResponseInfo
@@ -38,8 +39,8 @@ __all__ = [
 DEFAULT_WINDOW = 60.0  # Composio's window when an answer names none
 BURST_SHARE = 0.05
 LEASE_FROM = 200.0  # requests/s: below it every request asks Redis, spaced to the request
-LEASE_MOST = 8  # slots one Redis call may grant a process, and the most a process holds
-LEASE_FOR = 0.05  # seconds a leased slot stays usable
+LEASE_MOST = 8  # slots one Redis call may grant a process
+LEASE_FOR = 0.05  # seconds a leased slot stays usable (the spacing holds that much back)
 
 
 @dataclass(frozen=True)
@@ -69,15 +70,18 @@ class Budget:
     @property
     def lease(self) -> int:
         """Slots one acquire asks Redis for: 1 below ``LEASE_FROM`` per second; above, what the
-        budget grants in 20 ms, at most ``LEASE_MOST`` (the script grants no more than the
-        burst tolerance still holds, so never more than ``burst``)."""
+        budget grants in 20 ms, at most ``LEASE_MOST`` and ``burst`` (the script grants no more
+        than the burst tolerance still holds)."""
         if self.per_second < LEASE_FROM:
             return 1
-        return max(1, min(LEASE_MOST, int(self.per_second * 0.02)))
+        return max(1, min(LEASE_MOST, self.burst, int(self.per_second * 0.02)))
 
     def spacing(self) -> tuple[float, float]:
-        """GCRA's emission interval and burst tolerance, in seconds."""
-        interval = self.period / (self.count - self.burst + 1)
+        """GCRA's emission interval and burst tolerance, in seconds. With leases, the budget's
+        ``LEASE_FOR`` s are held back: a slot granted up to that long before a window and spent
+        in it still leaves the window within ``count``, however many processes hold leases."""
+        held = math.ceil(LEASE_FOR * self.per_second) if self.lease > 1 else 0
+        interval = self.period / (self.count - held - self.burst + 1)
         return interval, (self.burst - 1) * interval
 
 
