@@ -144,7 +144,7 @@ class AppliedState:
     applied_at: float
     request_id: str | None = None
     vault_path: str | None = None
-    binding: str | None = None  # ``plan.binding_fingerprint`` of the binding pushed through
+    binding: str | None = None  # ``plan_meta.binding_fingerprint`` of the binding pushed through
     vault_created: str | None = None  # the pushed version's ``created_time`` in Vault
 
 

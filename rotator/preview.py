@@ -12,28 +12,36 @@ import functools
 from rotator.models import AppliedState, Binding, Plan
 from rotator.outcomes import register_values
 from rotator.plan import decide, extract_payload, fingerprint
-from rotator.plan_meta import binding_fingerprint, same_binding, same_version
+from rotator.plan_meta import binding_fingerprint, recreated, same_binding, same_version
 from rotator.ports import VaultPort
 
-__all__ = ["bound", "preview"]
+__all__ = ["Previewer"]
 
 
-@functools.lru_cache(maxsize=16384)
-def bound(binding: Binding, key: bytes) -> str:
-    """``binding_fingerprint``, computed once per binding (a worker records one per rotation)."""
-    return binding_fingerprint(binding, key)
+class Previewer:
+    """Plans with the fingerprint ``key``; thread-safe. ``bound``: a binding's
+    ``plan_meta.binding_fingerprint``, computed once per binding (a worker records it with
+    every success)."""
 
+    def __init__(self, vault: VaultPort, key: bytes) -> None:
+        self._vault, self._key = vault, key
+        self.bound = functools.lru_cache(16384)(functools.partial(binding_fingerprint, key=key))
 
-def preview(
-    vault: VaultPort, key: bytes, binding: Binding, applied: AppliedState | None, *, force: bool
-) -> Plan:
-    """The plan against ``applied`` (read by the caller) with the fingerprint ``key``."""
-    if applied is not None and not force and same_binding(applied, bound(binding, key)):
-        current = vault.version_meta(binding.mount, binding.path)
-        if same_version(applied, current):
-            return Plan("skip", f"in step at version {current.version}", current.version)
-    secret = vault.read_secret(binding.mount, binding.path)
-    payload = extract_payload(binding, secret)
-    register_values(payload)
-    fp = fingerprint(payload, key)
-    return decide(version=secret.version, fingerprint=fp, applied=applied, force=force)
+    def plan(self, binding: Binding, applied: AppliedState | None, *, force: bool) -> Plan:
+        """The plan against ``applied`` (read by the caller). The applied version deleted and
+        written again (its number reused, another creation time) is a push, as the sweep
+        queues it."""
+        if applied is not None and not force and same_binding(applied, self.bound(binding)):
+            current = self._vault.version_meta(binding.mount, binding.path)
+            if same_version(applied, current):
+                return Plan("skip", f"in step at version {current.version}", current.version)
+        secret = self._vault.read_secret(binding.mount, binding.path)
+        payload = extract_payload(binding, secret)
+        register_values(payload)
+        fp = fingerprint(payload, self._key)
+        created = applied.vault_created if applied is not None else None
+        again = applied is not None and applied.version == secret.version
+        if again and not force and recreated(created, secret.created_time):
+            reason = f"vault secret re-created at version {secret.version}"
+            return Plan("push", reason, secret.version)
+        return decide(version=secret.version, fingerprint=fp, applied=applied, force=force)

@@ -29,7 +29,7 @@ from rotator.outcomes import (
 from rotator.plan import decide, extract_payload, fingerprint
 from rotator.policy import RetryBudget, requeue_delay
 from rotator.ports import ComposioPort, PatchResultLike, VaultPort
-from rotator.preview import bound, preview
+from rotator.preview import Previewer
 from rotator.state import StateStore
 from rotator.state_lock import Begun, HeldLock, best_effort
 from rotator.states import ErrorKind, Result
@@ -63,6 +63,7 @@ class RotationService:
         self.state = state
         self.catalog = catalog
         self._key = fingerprint_key
+        self.preview = Previewer(vault, fingerprint_key)
         self._lock_ttl = lock_ttl
         self._budget = budget
         self._max_retries = max_retries
@@ -74,7 +75,7 @@ class RotationService:
     def plan(self, binding: Binding, applied: AppliedState | None, *, force: bool = False) -> Plan:
         """What ``rotate`` would do now against ``applied`` (read by the caller: ``rotator
         plan`` reads every one in one round trip), with no writes."""
-        return preview(self.vault, self._key, binding, applied, force=force)
+        return self.preview.plan(binding, applied, force=force)
 
     def rotate(self, nanoid: str, *, force: bool = False, version: int | None = None) -> Outcome:
         """Inline (CLI, replay, demo): the pause gate, then one attempt; safe to repeat."""
@@ -192,7 +193,7 @@ class RotationService:
             self._clock(),
             result.request_id,
             vault_path=b.vault_path,
-            binding=bound(b, self._key),
+            binding=self.preview.bound(b),
             vault_created=secret.created_time,
         )
         outcome = Outcome(

@@ -21,6 +21,7 @@ from rotator.errors import SecretFormatError, SecretNotFound, VaultUnavailable
 from rotator.models import Secret, SecretVersion, VersionMeta
 from rotator.vault_auth import TokenKeeper, new_hvac_client
 from rotator.vault_errors import DENIED, as_dict, translate
+from rotator.vault_time import canonical_time
 
 __all__ = ["VaultClient", "string_leaves"]
 
@@ -92,12 +93,11 @@ class VaultClient:
         meta = as_dict(payload.get("metadata"), f"{where} metadata")
         for leaf in string_leaves(data):
             self._on_secret(leaf)
-        created = meta.get("created_time")
         return SecretVersion(
             path=full,
             version=int(meta.get("version") or 0),
             data=data,
-            created_time=created if isinstance(created, str) else None,
+            created_time=canonical_time(meta.get("created_time")),
         )
 
     def current_version(self, mount: str, path: str) -> int:
@@ -121,8 +121,7 @@ class VaultClient:
         if entry.get("destroyed") or entry.get("deletion_time"):
             state = "destroyed" if entry.get("destroyed") else "deleted"
             raise SecretNotFound(f"{where}: current version {current} is {state}", status=404)
-        created = entry.get("created_time")
-        return VersionMeta(current, created if isinstance(created, str) else None)
+        return VersionMeta(current, canonical_time(entry.get("created_time")))
 
     def read_field(self, mount: str, path: str, field: str) -> Secret:
         """One non-empty string field of the latest version, e.g. an API key at ``api_key``."""

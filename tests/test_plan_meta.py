@@ -7,10 +7,17 @@ from dataclasses import replace
 
 import pytest
 
-from rotator.models import AppliedState, Binding, FieldMap, VersionMeta
-from rotator.plan import SweepDecision, sweep_decision
-from rotator.plan_meta import binding_fingerprint, recreated, same_binding, same_version
+from rotator.models import AppliedState, Binding, FieldMap, SecretVersion, VersionMeta
+from rotator.plan import SweepDecision, extract_payload, fingerprint, sweep_decision
+from rotator.plan_meta import (
+    BINDING_RULES,
+    binding_fingerprint,
+    recreated,
+    same_binding,
+    same_version,
+)
 from rotator.states import SweepAction
+from rotator.vault_time import canonical_time
 
 KEY = b"k" * 32
 BASE = Binding(
@@ -114,3 +121,57 @@ def test_the_sweep_queues_a_secret_written_again_at_the_applied_number_forced() 
     assert _swept(current_created=None).action is SweepAction.IN_STEP
     moved = _swept(current_version=2, current_created="2026-12-02T03:00:00.000000001Z")
     assert moved == SweepDecision(SweepAction.QUEUE, False, "vault version 1 -> 2")
+
+
+# Golden vectors. `plan` trusts an applied state whose binding fingerprint matches to mean "the
+# same payload": if extract_payload would now build another payload from the same (binding,
+# data), BINDING_RULES must be bumped so that every such state is read again. A change to either
+# side alone fails here.
+DISCOVERED = Binding("ac_meta2", "secret", "p/ac_meta2")
+GOLDEN = {
+    "rules": "1",
+    "bound": "a8360d8e206e1eb5f497b9a8742d106aaa40be7b2c0fafc45f34e4363241428c",
+    "discovered": "87950165cf502fcbba5a61161ce68cc0af9dccdc714a931dd63d104b6d33e896",
+    "payload discovered": "6341616e7cf20b03aa8481f03be5a982814308ee4cfb46a0b1df134c1060b429",
+    "payload bound": "641c5919cd0f27945023bb6906362a55fb90b704590dac3ff6c3dfae7e097c97",
+}
+
+
+def test_golden_binding_fingerprints_and_payloads_change_only_with_binding_rules() -> None:
+    data = {
+        "type": "custom",
+        "credentials": {"client_id": "golden-id", "client_secret": "golden-secret"},
+        "credentials.scopes": ["a", "b"],
+    }
+    discovered = extract_payload(DISCOVERED, SecretVersion("secret/p/ac_meta2", 3, data))
+    bound = extract_payload(BASE, SecretVersion("secret/p/ac_meta1", 3, {"a": "golden-bound"}))
+    assert {
+        "rules": BINDING_RULES,
+        "bound": binding_fingerprint(BASE, KEY),
+        "discovered": binding_fingerprint(DISCOVERED, KEY),
+        "payload discovered": fingerprint(discovered, KEY),
+        "payload bound": fingerprint(bound, KEY),
+    } == GOLDEN
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("2026-12-02T02:24:06.945319214Z", "2026-12-02T02:24:06.945319214Z"),
+        ("2026-12-02T02:24:06Z", "2026-12-02T02:24:06.000000000Z"),
+        ("2026-12-02T02:24:06.5Z", "2026-12-02T02:24:06.500000000Z"),
+        ("2026-12-02T04:24:06.5+02:00", "2026-12-02T02:24:06.500000000Z"),
+        ("2026-12-01T23:24:06.5-03:00", "2026-12-02T02:24:06.500000000Z"),
+        ("2026-13-02T02:24:06Z", None),
+        ("2026-12-02T02:24:06.1234567890Z", None),
+        ("2026-12-02 02:24:06Z", None),
+        ("2026-12-02T02:24:06", None),
+        ("", None),
+        (None, None),
+        (1733106246, None),
+    ],
+)
+def test_a_creation_time_is_compared_and_stored_only_in_one_canonical_form(
+    raw: object, canonical: str | None
+) -> None:
+    assert canonical_time(raw) == canonical

@@ -5,7 +5,7 @@ when both still match, the payload a read would build is the one pushed (a KV v2
 changes), so `plan` needs no data read. Anything else reads the secret as before: a new
 version, a secret deleted and written again (its versions start again at 1), a remapped
 binding, a state recorded by an older rotator. The sweep and `status` tell a secret written
-again at the applied version number by the same creation time.
+again at the applied version number by its creation time.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 
 from rotator.state import Keys
 from rotator.sweep import sweep
+from rotator.vault_time import canonical_time
 from tests.helpers import Stack
 from tests.procs import assert_cli_ok, run_cli
 
@@ -87,7 +88,7 @@ def test_a_secret_deleted_and_written_again_at_the_same_version_number_is_a_push
     )
     assert stack.write("ac_pm3", {"credentials": {"client_secret": "PM-after-recreate"}}) == 1
     row = _plan(stack.env)["ac_pm3"]
-    assert row["action"] == "push" and "payload changed" in row["reason"], row
+    assert (row["action"], row["reason"]) == ("push", "vault secret re-created at version 1")
     assert stack.rt.service.rotate("ac_pm3").result == "succeeded"
     assert stack.emu.credentials("ac_pm3") == {"client_secret": "PM-after-recreate"}
 
@@ -152,3 +153,42 @@ def test_a_secret_written_again_at_the_applied_version_number_is_swept_and_pushe
     again: list[tuple[str, bool]] = []
     assert sweep(stack.rt, lambda i, force: again.append((i, force)), queue_ttl=60).queued == 0
     assert again == []
+
+
+def test_a_secret_written_again_with_the_same_values_is_pushed_once_then_quiet(
+    stack: Stack, root: Any
+) -> None:
+    """Written again at the applied number with identical values: `plan` says push, the sweep
+    queues it forced, the queued rotation pushes it (recording the new creation time), and
+    the next sweep queues nothing."""
+    data: dict[str, object] = {"credentials": {"client_secret": "PM-same-value"}}
+    stack.put("ac_pm7", data)
+    assert stack.rt.service.rotate("ac_pm7").result == "succeeded"
+    root.secrets.kv.v2.delete_metadata_and_all_versions(
+        path=f"{stack.prefix}/ac_pm7", mount_point="secret"
+    )
+    assert stack.write("ac_pm7", data) == 1
+    assert _plan(stack.env)["ac_pm7"]["action"] == "push"
+    queued: list[tuple[str, bool]] = []
+    sweep(stack.rt, lambda i, force: queued.append((i, force)), queue_ttl=60)
+    assert queued == [("ac_pm7", True)]
+    out = stack.rt.service.rotate_queued("ac_pm7", force=True, version=None, retries=0)
+    assert out.result == "succeeded"
+    assert len(stack.emu.patches("ac_pm7")) == 2
+    again: list[tuple[str, bool]] = []
+    assert sweep(stack.rt, lambda i, force: again.append((i, force)), queue_ttl=60).queued == 0
+    assert _plan(stack.env)["ac_pm7"]["action"] == "skip"
+
+
+def test_both_vault_endpoints_give_one_canonical_creation_time(stack: Stack) -> None:
+    """The data read (recorded when pushed) and the metadata read (compared by the sweep,
+    `status` and `plan`) agree, in the canonical form only."""
+    stack.put("ac_pm8", {"credentials": {"client_secret": "PM-created"}})
+    stack.write("ac_pm8", {"credentials": {"client_secret": "PM-created-2"}})
+    path = f"{stack.prefix}/ac_pm8"
+    read = stack.rt.vault.read_secret("secret", path)
+    meta = stack.rt.vault.version_meta("secret", path)
+    assert (read.version, meta.version) == (2, 2)
+    assert read.created_time == meta.created_time
+    assert read.created_time == canonical_time(read.created_time)
+    assert read.created_time is not None and read.created_time.endswith("Z")
