@@ -185,8 +185,10 @@ def decide(
     applied: AppliedState | None,
     force: bool,
     rollback: bool = False,
+    created: str | None = None,
 ) -> Plan:
-    """Push or skip, with the reason. ``version`` is the Vault version about to be pushed."""
+    """Push or skip, with the reason. ``version`` is the Vault version about to be pushed,
+    ``created`` its creation time: the applied number deleted and written again is a push."""
     if force:
         return Plan("push", "forced", version)
     if applied is None:
@@ -194,6 +196,8 @@ def decide(
     if applied.version != version:
         verb = "rollback" if rollback else "vault version changed"
         return Plan("push", f"{verb}: {applied.version} -> {version}", version)
+    if recreated(applied.vault_created, created):
+        return Plan("push", f"vault secret re-created at version {version}", version)
     if not hmac.compare_digest(applied.fingerprint, fingerprint):
         return Plan("push", "payload changed (binding or fingerprint key changed)", version)
     return Plan("skip", f"in step at version {version}", version)
@@ -250,7 +254,7 @@ def sweep_decision(
 
     Quarantined auth configs (see ``quarantined``) are not queued until the version changes (or
     an operator forces a rotation). The same version number created at another time than the
-    one applied (``plan_meta.recreated``) is a new secret: queued, forced.
+    one applied (``plan_meta.recreated``) is a new secret: queued (``decide`` pushes it).
     """
     if paused:
         return SweepDecision(SweepAction.PAUSED, False, "paused")
@@ -270,7 +274,7 @@ def sweep_decision(
             if moved
             else f"vault secret re-created at version {current_version}"
         )
-        return SweepDecision(SweepAction.QUEUE, not moved, reason)
+        return SweepDecision(SweepAction.QUEUE, False, reason)
     if resync_interval and (applied_at is None or now - applied_at >= resync_interval):
         return SweepDecision(SweepAction.QUEUE, True, "periodic re-sync")
     return SweepDecision(SweepAction.IN_STEP, False, "in step")

@@ -12,7 +12,7 @@ import functools
 from rotator.models import AppliedState, Binding, Plan
 from rotator.outcomes import register_values
 from rotator.plan import decide, extract_payload, fingerprint
-from rotator.plan_meta import binding_fingerprint, recreated, same_binding, same_version
+from rotator.plan_meta import binding_fingerprint, same_binding, same_version
 from rotator.ports import VaultPort
 
 __all__ = ["Previewer"]
@@ -28,9 +28,7 @@ class Previewer:
         self.bound = functools.lru_cache(16384)(functools.partial(binding_fingerprint, key=key))
 
     def plan(self, binding: Binding, applied: AppliedState | None, *, force: bool) -> Plan:
-        """The plan against ``applied`` (read by the caller). The applied version deleted and
-        written again (its number reused, another creation time) is a push, as the sweep
-        queues it."""
+        """The plan against ``applied`` (read by the caller), as ``plan.decide`` rotates."""
         if applied is not None and not force and same_binding(applied, self.bound(binding)):
             current = self._vault.version_meta(binding.mount, binding.path)
             if same_version(applied, current):
@@ -39,9 +37,5 @@ class Previewer:
         payload = extract_payload(binding, secret)
         register_values(payload)
         fp = fingerprint(payload, self._key)
-        created = applied.vault_created if applied is not None else None
-        again = applied is not None and applied.version == secret.version
-        if again and not force and recreated(created, secret.created_time):
-            reason = f"vault secret re-created at version {secret.version}"
-            return Plan("push", reason, secret.version)
-        return decide(version=secret.version, fingerprint=fp, applied=applied, force=force)
+        v, created = secret.version, secret.created_time
+        return decide(version=v, fingerprint=fp, applied=applied, force=force, created=created)

@@ -33,6 +33,7 @@ from rotator.preview import Previewer
 from rotator.state import StateStore
 from rotator.state_lock import Begun, HeldLock, best_effort
 from rotator.states import ErrorKind, Result
+from rotator.trigger import Trigger, current_trigger
 from rotator.verify import record_unverified
 
 __all__ = ["RotationService"]
@@ -111,7 +112,7 @@ class RotationService:
                 begun = self.state.begin(nanoid, ttl=self._lock_ttl)
             except StateUnavailable as exc:  # paused or not is unknown: push nothing, retry
                 return self._later(error_outcome(nanoid, None, None, exc, call.started), exc, call)
-            if begun.paused and not call.force:
+            if begun.paused and not (call.force and current_trigger() is not Trigger.RESYNC):
                 return self._paused(nanoid, call)
             return self._attempt(nanoid, begun, call)
         finally:
@@ -161,6 +162,7 @@ class RotationService:
                 applied=begun.applied,
                 force=call.force,
                 rollback=call.version is not None,
+                created=secret.created_time,
             )
             if plan.action == "skip":
                 self.breaker.release(gate)

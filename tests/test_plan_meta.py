@@ -111,11 +111,11 @@ def _swept(**over: object) -> SweepDecision:
     return sweep_decision(**{**args, **over})  # type: ignore[arg-type]
 
 
-def test_the_sweep_queues_a_secret_written_again_at_the_applied_number_forced() -> None:
-    """Same number, another creation time: a new secret, queued and forced (its payload may
-    equal the old one, and the forced push records the new creation time)."""
+def test_the_sweep_queues_a_secret_written_again_at_the_applied_number() -> None:
+    """Same number, another creation time: a new secret, queued (not forced: a pause still
+    holds it; ``decide`` pushes it even with the same payload)."""
     d = _swept(current_created="2026-12-02T03:00:00.000000001Z")
-    assert d == SweepDecision(SweepAction.QUEUE, True, "vault secret re-created at version 1")
+    assert d == SweepDecision(SweepAction.QUEUE, False, "vault secret re-created at version 1")
     assert _swept().action is SweepAction.IN_STEP
     assert _swept(applied_created=None).action is SweepAction.IN_STEP  # an older state
     assert _swept(current_created=None).action is SweepAction.IN_STEP

@@ -21,6 +21,7 @@ import pytest
 
 from rotator.state import Keys
 from rotator.sweep import sweep
+from rotator.trigger import Trigger, triggered_by
 from rotator.vault_time import canonical_time
 from tests.helpers import Stack
 from tests.procs import assert_cli_ok, run_cli
@@ -134,7 +135,7 @@ def test_a_secret_written_again_at_the_applied_version_number_is_swept_and_pushe
 ) -> None:
     """The incident case: the leaked secret is deleted (metadata and all) and written anew,
     so its version is 1 again, the number applied. `status` says pending, not synced; the
-    sweep queues it, forced; the rotation pushes the new value; then it is in step again."""
+    sweep queues it; the rotation pushes the new value; then it is in step again."""
     stack.put("ac_pm6", {"credentials": {"client_secret": "PM-leaked-value"}})
     assert stack.rt.service.rotate("ac_pm6").result == "succeeded"
     root.secrets.kv.v2.delete_metadata_and_all_versions(
@@ -145,9 +146,9 @@ def test_a_secret_written_again_at_the_applied_version_number_is_swept_and_pushe
     assert (status.vault_version, status.applied_version, status.state) == (1, 1, "pending")
     queued: list[tuple[str, bool]] = []
     summary = sweep(stack.rt, lambda i, force: queued.append((i, force)), queue_ttl=60)
-    assert queued == [("ac_pm6", True)] and summary.queued == 1
-    stack.rt.state.release_queue("ac_pm6")
-    assert stack.rt.service.rotate("ac_pm6", force=True).result == "succeeded"
+    assert queued == [("ac_pm6", False)] and summary.queued == 1
+    out = stack.rt.service.rotate_queued("ac_pm6", force=False, version=None, retries=0)
+    assert (out.result, out.reason) == ("succeeded", "vault secret re-created at version 1")
     assert stack.emu.credentials("ac_pm6") == {"client_secret": "PM-fresh-value"}
     assert {r.auth_config_id: r for r in stack.rt.status_rows()}["ac_pm6"].state == "synced"
     again: list[tuple[str, bool]] = []
@@ -159,8 +160,8 @@ def test_a_secret_written_again_with_the_same_values_is_pushed_once_then_quiet(
     stack: Stack, root: Any
 ) -> None:
     """Written again at the applied number with identical values: `plan` says push, the sweep
-    queues it forced, the queued rotation pushes it (recording the new creation time), and
-    the next sweep queues nothing."""
+    queues it, the queued rotation pushes it (recording the new creation time), and the next
+    sweep queues nothing."""
     data: dict[str, object] = {"credentials": {"client_secret": "PM-same-value"}}
     stack.put("ac_pm7", data)
     assert stack.rt.service.rotate("ac_pm7").result == "succeeded"
@@ -171,8 +172,8 @@ def test_a_secret_written_again_with_the_same_values_is_pushed_once_then_quiet(
     assert _plan(stack.env)["ac_pm7"]["action"] == "push"
     queued: list[tuple[str, bool]] = []
     sweep(stack.rt, lambda i, force: queued.append((i, force)), queue_ttl=60)
-    assert queued == [("ac_pm7", True)]
-    out = stack.rt.service.rotate_queued("ac_pm7", force=True, version=None, retries=0)
+    assert queued == [("ac_pm7", False)]
+    out = stack.rt.service.rotate_queued("ac_pm7", force=False, version=None, retries=0)
     assert out.result == "succeeded"
     assert len(stack.emu.patches("ac_pm7")) == 2
     again: list[tuple[str, bool]] = []
@@ -192,3 +193,19 @@ def test_both_vault_endpoints_give_one_canonical_creation_time(stack: Stack) -> 
     assert read.created_time == meta.created_time
     assert read.created_time == canonical_time(read.created_time)
     assert read.created_time is not None and read.created_time.endswith("Z")
+
+
+def test_a_pause_holds_the_sweeps_own_forced_resync_but_not_an_operators_force(
+    stack: Stack,
+) -> None:
+    """A periodic re-sync the sweep queued (forced, trigger ``resync``) before an operator's
+    `rotator pause` is a paused skip when it runs; a `rotate --force` (trigger ``cli``) still
+    pushes."""
+    stack.put("ac_pm9", {"credentials": {"client_secret": "PM-paused"}})
+    stack.rt.state.pause("ac_pm9")
+    with triggered_by(Trigger.RESYNC):
+        out = stack.rt.service.rotate_queued("ac_pm9", force=True, version=None, retries=0)
+    assert (out.result, out.reason) == ("skipped", "paused") and stack.emu.patches() == []
+    with triggered_by(Trigger.CLI):
+        out = stack.rt.service.rotate_queued("ac_pm9", force=True, version=None, retries=0)
+    assert out.result == "succeeded"
