@@ -25,7 +25,7 @@ def binding_fingerprint(binding: Binding, key: bytes) -> str:
     type and the field map; not where the binding came from), keyed like ``plan.fingerprint``."""
     fields = [[f.section, f.composio_field, f.vault_key] for f in binding.fields]
     shape = [BINDING_RULES, binding.auth_config_id, binding.mount, binding.path, binding.type]
-    canonical = json.dumps([*shape, fields], separators=(",", ":"))
+    canonical = json.dumps([*shape, fields])
     return hmac.new(key, b"binding:" + canonical.encode(), hashlib.sha256).hexdigest()
 
 

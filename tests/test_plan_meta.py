@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from rotator.models import AppliedState, Binding, FieldMap, SecretVersion, VersionMeta
-from rotator.plan import SweepDecision, extract_payload, fingerprint, sweep_decision
+from rotator.models import AppliedState, Binding, FieldMap, Plan, SecretVersion, VersionMeta
+from rotator.plan import SweepDecision, decide, extract_payload, fingerprint, sweep_decision
 from rotator.plan_meta import (
     BINDING_RULES,
     binding_fingerprint,
@@ -130,8 +130,8 @@ def test_the_sweep_queues_a_secret_written_again_at_the_applied_number() -> None
 DISCOVERED = Binding("ac_meta2", "secret", "p/ac_meta2")
 GOLDEN = {
     "rules": "1",
-    "bound": "a8360d8e206e1eb5f497b9a8742d106aaa40be7b2c0fafc45f34e4363241428c",
-    "discovered": "87950165cf502fcbba5a61161ce68cc0af9dccdc714a931dd63d104b6d33e896",
+    "bound": "3d280643b46413d6931f63c7854e0c438454b52d98c2496f34e9ae9fa629ee0d",
+    "discovered": "b600d8356bd7dd327234d865970904b27c52e51779eff42dcdb329ec75d04298",
     "payload discovered": "6341616e7cf20b03aa8481f03be5a982814308ee4cfb46a0b1df134c1060b429",
     "payload bound": "641c5919cd0f27945023bb6906362a55fb90b704590dac3ff6c3dfae7e097c97",
 }
@@ -175,3 +175,17 @@ def test_a_creation_time_is_compared_and_stored_only_in_one_canonical_form(
     raw: object, canonical: str | None
 ) -> None:
     assert canonical_time(raw) == canonical
+
+
+def test_decide_pushes_the_applied_number_created_again_even_with_the_same_payload() -> None:
+    """The same version number and fingerprint, another creation time: a push; the same or an
+    unknown creation time: in step, as before."""
+    applied = _applied(fingerprint="fp")
+    later = "2026-12-02T03:00:00.000000001Z"
+    pushed = decide(version=3, fingerprint="fp", applied=applied, force=False, created=later)
+    assert pushed == Plan("push", "vault secret re-created at version 3", 3)
+    skip, same = Plan("skip", "in step at version 3", 3), CREATED
+    assert decide(version=3, fingerprint="fp", applied=applied, force=False, created=same) == skip
+    assert decide(version=3, fingerprint="fp", applied=applied, force=False) == skip
+    old = _applied(fingerprint="fp", vault_created=None)
+    assert decide(version=3, fingerprint="fp", applied=old, force=False, created=later) == skip
