@@ -168,6 +168,7 @@ class LastError:
     request_id: str | None = None
     attempts: int = 0
     vault_version: int | None = None
+    vault_created: str | None = None  # that version's creation time (permanent failures)
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ class Brief:
     failures: int
     error_version: int | None
     applied_created: str | None = None  # the applied version's creation time in Vault
+    error_created: str | None = None  # the failed version's, as the last error recorded it
 
 
 @dataclass(frozen=True)

@@ -100,8 +100,9 @@ def register_values(payload: Payload) -> None:
                 SECRETS.register(value.reveal())
 
 
-def last_error(o: Outcome, kind: ErrorKind, *, at: float) -> LastError:
-    """What ``rotator status`` keeps of a failed attempt (no value: the error text is scrubbed)."""
+def last_error(o: Outcome, kind: ErrorKind, *, at: float, created: str | None = None) -> LastError:
+    """What ``rotator status`` keeps of a failed attempt (no value: the error text is scrubbed);
+    ``created``: the failed version's creation time, when it was read."""
     return LastError(
         kind=kind,
         message=o.error or o.reason,
@@ -111,4 +112,5 @@ def last_error(o: Outcome, kind: ErrorKind, *, at: float) -> LastError:
         request_id=o.request_id,
         attempts=o.attempts,
         vault_version=o.vault_version,
+        vault_created=created,
     )

@@ -213,14 +213,23 @@ class SweepDecision:
 
 
 def quarantined(
-    *, failures: int, error_version: int | None, current_version: int | None, quarantine_after: int
+    *,
+    failures: int,
+    error_version: int | None,
+    current_version: int | None,
+    quarantine_after: int,
+    error_created: str | None = None,
+    current_created: str | None = None,
 ) -> bool:
     """The quarantine rule: ``quarantine_after`` consecutive permanent failures at this same
-    Vault version (0 turns it off). Lifted by a new version or a forced rotation's success."""
+    Vault version (0 turns it off), the same by its creation time too when both are known.
+    Lifted by a new version (one deleted and written again at that number included) or a
+    forced rotation's success."""
     return (
         bool(quarantine_after)
         and failures >= quarantine_after
         and error_version == (current_version)
+        and not recreated(error_created, current_created)
     )
 
 
@@ -248,6 +257,7 @@ def sweep_decision(
     quarantine_after: int,
     current_created: str | None = None,
     applied_created: str | None = None,
+    error_created: str | None = None,
 ) -> SweepDecision:
     """The sweep's cheap decision from metadata alone (``current_version`` None: not read,
     as ``needs_version`` allows).
@@ -265,6 +275,8 @@ def sweep_decision(
         error_version=error_version,
         current_version=current_version,
         quarantine_after=quarantine_after,
+        error_created=error_created,
+        current_created=current_created,
     ):
         return SweepDecision(SweepAction.QUARANTINED, False, "quarantined")
     moved = applied_version != current_version

@@ -277,13 +277,13 @@ class RotationService:
         call: _Call,
     ) -> Outcome:
         outcome = error_outcome(nanoid, b, secret, exc, call.started)
-        self._record_error(outcome, ErrorKind.PERMANENT)
+        self._record_error(outcome, ErrorKind.PERMANENT, secret.created_time if secret else None)
         best_effort(lambda: self.state.dead_letter({**audit_entry(outcome), "at": self._clock()}))
         log.error("rotation.failed", **log_fields(outcome))
         return outcome
 
-    def _record_error(self, o: Outcome, kind: ErrorKind) -> None:
-        err = last_error(o, kind, at=self._clock())
+    def _record_error(self, o: Outcome, kind: ErrorKind, created: str | None = None) -> None:
+        err = last_error(o, kind, at=self._clock(), created=created)
         audit = audit_entry(o)
         best_effort(lambda: self.state.record_error(o.auth_config_id, err, audit=audit))
 

@@ -264,7 +264,7 @@ class StateStore:
     def briefs(self, nanoids: list[str]) -> dict[str, Brief]:
         """What the sweep needs per auth config: one script call per 1,024 of them."""
         out = {}
-        for nanoid, (version, at, created, err_version, failures) in zip(
+        for nanoid, (version, at, created, err_version, err_created, failures) in zip(
             nanoids, self._scripts.briefs(nanoids), strict=True
         ):
             out[nanoid] = Brief(
@@ -273,5 +273,6 @@ class StateStore:
                 failures=int(failures or 0),
                 error_version=opt_int(err_version),
                 applied_created=created,
+                error_created=err_created,
             )
         return out

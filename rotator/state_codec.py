@@ -53,6 +53,7 @@ def last_error_from(raw: Mapping[str, str]) -> LastError | None:
             request_id=raw.get("request_id") or None,
             attempts=int(raw.get("attempts", 0)),
             vault_version=opt_int(raw.get("vault_version")),
+            vault_created=raw.get("vault_created") or None,
         )
     except ValueError:
         return None

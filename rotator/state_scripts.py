@@ -79,13 +79,13 @@ STORED_CHUNK = 1024  # auth configs per READ_STORED call: a few ms of the Redis 
 # The sweep's reads and dedupe keys, STORED_CHUNK auth configs per call (redis-py's cost per
 # command in a pipeline was most of the sweep's Redis CPU: three commands per config).
 # KEYS: applied, last error, failures of each in turn (as READ_STORED). Returns, per auth
-# config, {applied version, applied at, its creation time in Vault}, the last error's Vault
-# version, failures (nil: none).
+# config, {applied version, applied at, its creation time in Vault}, {the last error's Vault
+# version, its creation time}, failures (nil: none).
 READ_BRIEFS_LUA = """
 local out = {}
 for i = 1, #KEYS, 3 do
   out[#out + 1] = redis.call('HMGET', KEYS[i], 'version', 'applied_at', 'vault_created')
-  out[#out + 1] = redis.call('HGET', KEYS[i + 1], 'vault_version')
+  out[#out + 1] = redis.call('HMGET', KEYS[i + 1], 'vault_version', 'vault_created')
   out[#out + 1] = redis.call('GET', KEYS[i + 2])
 end
 return out
@@ -103,7 +103,7 @@ return out
 
 Raw = tuple[dict[str, str], dict[str, str], str | None]
 Opt = str | None
-RawBrief = tuple[Opt, Opt, Opt, Opt, Opt]  # version, at, created, error version, failures
+RawBrief = tuple[Opt, Opt, Opt, Opt, Opt, Opt]  # applied (3), error version and created, failures
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,10 @@ class Scripts:
     def briefs(self, nanoids: list[str]) -> list[RawBrief]:
         """What the sweep reads of each auth config (raw), in order, one call per chunk."""
         res = _each_chunk(self._read_briefs, nanoids, _three)
-        return [(*_opt3(res[i]), _opt(res[i + 1]), _opt(res[i + 2])) for i in range(0, len(res), 3)]
+        return [
+            (*_opt3(res[i]), _opt(res[i + 1][0]), _opt(res[i + 1][1]), _opt(res[i + 2]))
+            for i in range(0, len(res), 3)
+        ]
 
     def queued(self, nanoids: list[str], ttl_ms: int, *, renew: bool) -> list[bool]:
         """Claim (``SET NX``) or renew (``SET XX``) each dedupe key: whether it took, in order."""

@@ -123,6 +123,8 @@ def status_rows(
                     error_version=err.vault_version,
                     current_version=version,
                     quarantine_after=quarantine_after,
+                    error_created=err.vault_created,
+                    current_created=created,
                 ),
             )
         )

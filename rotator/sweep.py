@@ -114,6 +114,7 @@ def _slice(
             current_version=version,
             current_created=meta.created_time if meta is not None else None,
             applied_created=b.applied_created,
+            error_created=b.error_created,
             applied_version=b.applied_version,
             applied_at=b.applied_at,
             failures=b.failures,

@@ -8,7 +8,14 @@ from dataclasses import replace
 import pytest
 
 from rotator.models import AppliedState, Binding, FieldMap, Plan, SecretVersion, VersionMeta
-from rotator.plan import SweepDecision, decide, extract_payload, fingerprint, sweep_decision
+from rotator.plan import (
+    SweepDecision,
+    decide,
+    extract_payload,
+    fingerprint,
+    quarantined,
+    sweep_decision,
+)
 from rotator.plan_meta import (
     BINDING_RULES,
     binding_fingerprint,
@@ -189,3 +196,27 @@ def test_decide_pushes_the_applied_number_created_again_even_with_the_same_paylo
     assert decide(version=3, fingerprint="fp", applied=applied, force=False) == skip
     old = _applied(fingerprint="fp", vault_created=None)
     assert decide(version=3, fingerprint="fp", applied=old, force=False, created=later) == skip
+
+
+def test_quarantine_holds_the_same_version_only_not_one_created_again_at_its_number() -> None:
+    later = "2026-12-02T03:00:00.000000001Z"
+
+    def held(error_created: str | None, current_created: str | None) -> bool:
+        return quarantined(
+            failures=3,
+            error_version=1,
+            current_version=1,
+            quarantine_after=3,
+            error_created=error_created,
+            current_created=current_created,
+        )
+
+    assert held(CREATED, CREATED)
+    assert not held(CREATED, later)
+    assert held(None, later)  # unknown: the version number alone, as before
+    assert held(CREATED, None)
+    assert quarantined(failures=3, error_version=1, current_version=1, quarantine_after=3)
+    d = _swept(failures=3, error_version=1, error_created=CREATED)
+    assert d.action is SweepAction.QUARANTINED
+    d = _swept(failures=3, error_version=1, error_created=CREATED, current_created=later)
+    assert d == SweepDecision(SweepAction.QUEUE, False, "vault secret re-created at version 1")

@@ -209,3 +209,27 @@ def test_a_pause_holds_the_sweeps_own_forced_resync_but_not_an_operators_force(
     with triggered_by(Trigger.CLI):
         out = stack.rt.service.rotate_queued("ac_pm9", force=True, version=None, retries=0)
     assert out.result == "succeeded"
+
+
+def test_a_quarantined_version_deleted_and_written_again_at_its_number_is_released(
+    stack: Stack, root: Any
+) -> None:
+    """Version 1 fails for good three times: quarantined. The secret is deleted and written
+    again, fixed, at version 1 again: another creation time, so a new secret; the sweep
+    queues it and `status` no longer says quarantined."""
+    from rotator.emulator import Fault
+
+    stack.put("ac_pq1", {"credentials": {"client_secret": "PM-broken"}})
+    stack.emu.inject(Fault(status=400), nanoid="ac_pq1", times=3)
+    for _ in range(3):
+        assert stack.rt.service.rotate("ac_pq1").result == "failed"
+    queued: list[tuple[str, bool]] = []
+    assert sweep(stack.rt, lambda i, f: queued.append((i, f)), queue_ttl=60).quarantined == 1
+    root.secrets.kv.v2.delete_metadata_and_all_versions(
+        path=f"{stack.prefix}/ac_pq1", mount_point="secret"
+    )
+    assert stack.write("ac_pq1", {"credentials": {"client_secret": "PM-fixed"}}) == 1
+    status = {r.auth_config_id: r for r in stack.rt.status_rows()}["ac_pq1"]
+    assert status.state == "failed"  # its last error stands until a rotation, not quarantined
+    summary = sweep(stack.rt, lambda i, f: queued.append((i, f)), queue_ttl=60)
+    assert queued == [("ac_pq1", False)] and summary.quarantined == 0
