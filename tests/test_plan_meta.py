@@ -3,6 +3,7 @@ the sweep (the same version number created at another time is a new secret)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import pytest
@@ -201,21 +202,14 @@ def test_decide_pushes_the_applied_number_created_again_even_with_the_same_paylo
 def test_quarantine_holds_the_same_version_only_not_one_created_again_at_its_number() -> None:
     later = "2026-12-02T03:00:00.000000001Z"
 
-    def held(error_created: str | None, current_created: str | None) -> bool:
-        return quarantined(
-            failures=3,
-            error_version=1,
-            current_version=1,
-            quarantine_after=3,
-            error_created=error_created,
-            current_created=current_created,
-        )
-
-    assert held(CREATED, CREATED)
-    assert not held(CREATED, later)
-    assert held(None, later)  # unknown: the version number alone, as before
-    assert held(CREATED, None)
-    assert quarantined(failures=3, error_version=1, current_version=1, quarantine_after=3)
+    held = functools.partial(
+        quarantined, failures=3, error_version=1, current_version=1, quarantine_after=3
+    )
+    assert held(error_created=CREATED, current_created=CREATED)
+    assert not held(error_created=CREATED, current_created=later)
+    assert held(error_created=None, current_created=later)  # unknown: the number alone
+    assert held(error_created=CREATED, current_created=None)
+    assert held()
     d = _swept(failures=3, error_version=1, error_created=CREATED)
     assert d.action is SweepAction.QUARANTINED
     d = _swept(failures=3, error_version=1, error_created=CREATED, current_created=later)
