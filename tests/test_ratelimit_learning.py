@@ -183,7 +183,10 @@ def test_an_explicit_cap_below_the_share_wins(redis_url: str, emu: Emulator) -> 
         patch_for(c, 2 * WINDOW + 0.3)
     limiter.close()
     used = ok_per_window(emu, 0.0, 2)
-    assert all(0.9 * 30 <= n <= 30 for n in used), used
+    # burst 1: the 31st grant falls exactly 2 s after the first, on the edge of the first
+    # window, which starts at the first *arrival*: when the first request arrived later than
+    # the 31st would (a loaded machine), the count by arrival is 31. One is allowed for that.
+    assert all(0.9 * 30 <= n <= 30 + 1 for n in used), used
     assert statuses(emu).count(429) == 0
     learned = [e for e in logs if e["event"] == "ratelimit.learned"]
     assert [(e["limit"], e["rate"], e["capped"]) for e in learned] == [(LIMIT, 15.0, True)]
