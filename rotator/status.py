@@ -38,11 +38,13 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _state(
-    vault: tuple[int | None, str | None], applied: AppliedState | None, err: LastError | None
+    vault_version: int | None,
+    applied: AppliedState | None,
+    err: LastError | None,
+    created: str | None = None,
 ) -> RowState:
-    """``vault``: the current version and its creation time (a version deleted and written
-    again at the same number is pending, not synced)."""
-    vault_version, created = vault
+    """``created``: the current version's creation time (a version deleted and written again
+    at the same number is pending, not synced)."""
     if vault_version is None:
         return RowState.UNKNOWN
     in_step = (
@@ -80,7 +82,7 @@ def status_row(
         if paused
         else RowState.QUARANTINED
         if quarantined
-        else _state((vault_version, vault_created), applied, err),
+        else _state(vault_version, applied, err, vault_created),
         last_error=vault_problem or (err.message if err else None),
         last_error_status=err.status if err else None,
         last_error_slug=err.slug if err else None,
