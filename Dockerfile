@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for the worker, beat and the CLI (ENTRYPOINT rotator, default command: worker):
-#   docker build -t rotator:0.1.0 .
-#   docker run --rm rotator:0.1.0 --help
+#   docker build -t rotator:0.2.0 .
+#   docker run --rm rotator:0.2.0 --help
 # The runtime dependencies are exactly deploy/requirements.lock (pins + sha256 hashes). Run it
 # with deploy/compose/ (local stack) or deploy/kubernetes/ (kustomize base and example overlay).
 

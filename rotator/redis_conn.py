@@ -79,7 +79,7 @@ def _sentinel_kwargs(t: RedisTarget, sockets: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sentinel(t: RedisTarget, sockets: dict[str, Any]) -> Sentinel:
-    return Sentinel(  # type: ignore[no-untyped-call]
+    return Sentinel(
         list(t.sentinels), sentinel_kwargs=_sentinel_kwargs(t, sockets), **sockets, db=t.db
     )
 
@@ -97,9 +97,8 @@ def client(
     group = _sentinel(t, opts)
     _known_master(group, t)
     assert t.master is not None  # parse_target guarantees it
-    master: redis.Redis = group.master_for(  # type: ignore[no-untyped-call]
-        t.master, decode_responses=decode_responses, **_credentials(t)
-    )
+    creds: dict[str, Any] = dict(_credentials(t))  # only the parts the URL gives
+    master: redis.Redis = group.master_for(t.master, decode_responses=decode_responses, **creds)
     return master
 
 

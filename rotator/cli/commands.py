@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from rotator import __version__
 from rotator.catalog import ambiguous_error
 from rotator.cli.check import check
 from rotator.cli.errors import OneLineGroup
@@ -46,7 +47,7 @@ __all__ = ["cli", "main"]
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="rotator")
+@click.version_option(version=__version__, prog_name="rotator")
 def cli() -> None:
     """Keep Composio auth configs' credentials in step with Vault KV v2."""
 
