@@ -5,8 +5,12 @@
 # The runtime dependencies are exactly deploy/requirements.lock (pins + sha256 hashes). Run it
 # with deploy/compose/ (local stack) or deploy/kubernetes/ (kustomize base and example overlay).
 
+# The base of both stages: python:3.11-slim, unless --build-arg PYTHON_IMAGE=... names another
+# with `python` (3.11 or newer) and its venv module (tests/test_image.py builds a Debian one).
+ARG PYTHON_IMAGE=python:3.11-slim
+
 # --- builder: a venv with the locked dependencies and the rotator wheel ---------------------------
-FROM python:3.11-slim AS builder
+FROM ${PYTHON_IMAGE} AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -14,23 +18,32 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 RUN python -m venv /opt/rotator
 
+# A package index behind a TLS-intercepting proxy: pass its CA as a build secret,
+#   docker build --secret id=pipcert,src=/path/to/ca-bundle.pem .
+# pip reads it from the secret mount during these two RUNs only; it is never a file in a layer.
+# Without the secret, pip uses its own CA bundle.
+
 # Dependencies first (their own layer, rebuilt only when the lock changes). --require-hashes also
 # refuses any dependency that the lock does not pin; --only-binary: no compiler is ever needed.
 COPY deploy/requirements.lock /tmp/requirements.lock
-RUN /opt/rotator/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements.lock
+RUN --mount=type=secret,id=pipcert \
+    if [ -s /run/secrets/pipcert ]; then export PIP_CERT=/run/secrets/pipcert; fi \
+    && /opt/rotator/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements.lock
 
 # The project itself, as a wheel, without dependencies (all of them come from the lock above);
 # pip check fails the build if the lock does not satisfy rotator's requirements.
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY rotator ./rotator
-RUN /opt/rotator/bin/pip wheel --no-deps --wheel-dir /tmp/wheels . \
+RUN --mount=type=secret,id=pipcert \
+    if [ -s /run/secrets/pipcert ]; then export PIP_CERT=/run/secrets/pipcert; fi \
+    && /opt/rotator/bin/pip wheel --no-deps --wheel-dir /tmp/wheels . \
     && /opt/rotator/bin/pip install --no-deps --no-index /tmp/wheels/rotator-*.whl \
     && /opt/rotator/bin/pip check \
     && /opt/rotator/bin/pip uninstall --yes pip setuptools
 
-# --- final: the venv on a clean python:3.11-slim, no build tools, a non-root user --------------
-FROM python:3.11-slim
+# --- final: the venv on a clean base (python:3.11-slim), no build tools, a non-root user ------
+FROM ${PYTHON_IMAGE}
 
 LABEL org.opencontainers.image.title="rotator" \
       org.opencontainers.image.description="Keeps Composio auth config credentials in step with Vault KV v2" \

@@ -151,13 +151,26 @@ def _instructions(text: str) -> list[Instruction]:
     return out
 
 
+def _global_args() -> dict[str, str]:
+    """The ARGs before the first FROM (the only ones a FROM line can use), with their defaults."""
+    args: dict[str, str] = {}
+    for ins in _instructions(DOCKERFILE.read_text()):
+        if ins.keyword == "FROM":
+            break
+        assert ins.keyword == "ARG", f"{ins.keyword} before the first FROM"
+        name, sep, default = ins.args.partition("=")
+        assert sep, f"ARG {ins.args}: give it a default"
+        args[name] = default
+    return args
+
+
 def _stages() -> list[list[Instruction]]:
     stages: list[list[Instruction]] = []
     for ins in _instructions(DOCKERFILE.read_text()):
         if ins.keyword == "FROM":
             stages.append([])
-        assert stages, f"{ins.keyword} before the first FROM"
-        stages[-1].append(ins)
+        if stages:
+            stages[-1].append(ins)
     return stages
 
 
@@ -215,8 +228,10 @@ def test_dockerfile_linter_really_runs_its_rules(tmp_path: Path) -> None:
 
 def test_dockerfile_builds_in_two_stages_and_runs_as_non_root() -> None:
     builder, final = _stages()  # exactly two stages
-    assert builder[0].args == "python:3.11-slim AS builder"
-    assert final[0].args == "python:3.11-slim"
+    # Both on one base, a build argument whose default is the official slim image.
+    assert _global_args() == {"PYTHON_IMAGE": "python:3.11-slim"}
+    assert builder[0].args == "${PYTHON_IMAGE} AS builder"
+    assert final[0].args == "${PYTHON_IMAGE}"
     # The final stage: the venv from the builder, a non-root numeric user, no build tooling.
     copies = [i.args for i in final if i.keyword == "COPY"]
     assert copies == ["--from=builder /opt/rotator /opt/rotator"]
