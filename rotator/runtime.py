@@ -7,21 +7,21 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from rotator.breaker import Breaker
-from rotator.catalog import Catalog, CatalogView
-from rotator.composio import ComposioClient
-from rotator.config import Settings, load_fingerprint_key
-from rotator.errors import RotatorError
-from rotator.logs import SECRETS, scrub
-from rotator.models import Binding, Secret, VersionMeta
-from rotator.policy import RetryBudget
-from rotator.ratelimit import RateLimiter
-from rotator.service import RotationService
-from rotator.state import StateStore
-from rotator.state_circuit import CircuitStore
-from rotator.status import StatusRow, status_rows
-from rotator.vault import VaultClient
-from rotator.verify import VerifyingComposio
+from rotator.composio.client import ComposioClient
+from rotator.core.errors import RotatorError
+from rotator.core.models import Binding, Secret, VersionMeta
+from rotator.core.retry import RetryBudget
+from rotator.observability.logs import SECRETS, scrub
+from rotator.ratelimit.limiter import RateLimiter
+from rotator.reports.status import StatusRow, status_rows
+from rotator.rotation.breaker import Breaker
+from rotator.rotation.catalog import Catalog, CatalogView
+from rotator.rotation.service import RotationService
+from rotator.rotation.verify import VerifyingComposio
+from rotator.settings.load import Settings, load_fingerprint_key
+from rotator.state.circuit import CircuitStore
+from rotator.state.store import StateStore
+from rotator.vault.client import VaultClient
 
 __all__ = ["Runtime", "build_runtime", "queue_ttl"]
 

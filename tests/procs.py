@@ -27,7 +27,7 @@ CELERY_ENV = {
     # the worker's liveness timer, so no rule ties it to the visibility timeout any more).
     "ROTATOR_RETRY_BASE_DELAY": "0.1",
     "ROTATOR_RETRY_MAX_DELAY": "2",
-    # Renewed every TTL / 3 by the holder (rotator.state_lock.KEEPER) and before the PATCH;
+    # Renewed every TTL / 3 by the holder (rotator.state.lock.KEEPER) and before the PATCH;
     # shorter than the 30 s default so a SIGKILLed worker's lock is gone sooner in a test.
     "ROTATOR_LOCK_TTL": "5",
     # A liveness timeout: live workers renew held messages every 2 s (12 / 6), so nothing a

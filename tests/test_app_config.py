@@ -1,4 +1,4 @@
-"""A bad setting stops ``celery -A rotator.app worker`` and ``beat`` with exit 2 and one line
+"""A bad setting stops ``celery -A rotator.worker.app worker`` and ``beat`` with exit 2 and one line
 naming it, before anything connects: Celery's default broker (amqp on localhost) is never tried.
 Real subprocesses; the Sentinel cases use a real Sentinel group (tests/sentinel_support.py)."""
 
@@ -61,11 +61,11 @@ BAD = {
 
 
 def celery(command: str, env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess[str]:
-    """``celery -A rotator.app worker|beat`` with ``env`` and no inherited ROTATOR_/VAULT_."""
+    """``celery -A rotator.worker.app worker|beat``: ``env`` and no inherited ROTATOR_/VAULT_."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ROTATOR_", "VAULT_"))}
     args = ["--pool=threads", "-c", "1"] if command == "worker" else ["-s", str(tmp / "s.db")]
     return subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "rotator.app", command, *args],
+        [sys.executable, "-m", "celery", "-A", "rotator.worker.app", command, *args],
         env={**clean, "HOME": str(tmp), **env},
         capture_output=True,
         text=True,
@@ -119,7 +119,7 @@ def test_an_unconfigured_app_fails_closed_instead_of_using_celerys_amqp_default(
     """With rotator's settings never applied (its on_configure receiver removed), the worker
     stops on an unknown placeholder transport: it does not fall back to amqp://guest@localhost."""
     code = (
-        "import rotator.app as a; a.app.on_configure.disconnect(a._configure); "
+        "import rotator.worker.app as a; a.app.on_configure.disconnect(a._configure); "
         "a.app.worker_main(['worker', '--pool=threads', '-c', '1'])"
     )
     run = subprocess.run(

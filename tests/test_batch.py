@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from rotator.batching import SPREAD, chunks
-from rotator.emulator import Fault
+from rotator.core.batching import SPREAD, chunks
+from rotator.devkit.emulator import Fault
 from tests.faults_support import default_env, events, patch_counts, secret_value, seed
 from tests.helpers import Stack
 from tests.leakcheck import assert_no_leak, dump_all_dbs
@@ -113,7 +113,7 @@ def test_an_entry_that_must_try_again_is_requeued_alone_and_its_batch_goes_on(
 def _send_batch(env: dict[str, str], entries: object) -> None:
     """What a hostile or broken sender does: ``send_task`` by name with any argument."""
     code = (
-        "import json, sys; from rotator.app import app; "
+        "import json, sys; from rotator.worker.app import app; "
         "app.send_task('rotator.rotate_batch', args=[json.loads(sys.argv[1])])"
     )
     subprocess.run(
@@ -193,7 +193,7 @@ def test_a_defect_in_one_entry_fails_it_alone_and_a_failed_requeue_does_not_stop
     rotation raises (a defect, injected) is failed and dead-lettered, replayable; an entry
     whose requeue cannot be published (the broker away, injected) is logged; the entries
     after both rotate."""
-    from rotator import tasks
+    from rotator.worker import tasks
 
     seed(stack, ["ac_d1", "ac_d2", "ac_d3"])
     real = stack.rt.service.rotate_queued

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rotator.batching import (
+from rotator.core.batching import (
     MAX_ENTRIES,
     SPREAD,
     STAGGER,
@@ -119,7 +119,7 @@ class _Message:
 
 def test_liveness_renews_every_entry_of_a_held_batch_and_skips_what_is_not_a_rotation() -> None:
     """A worker holding a batch keeps the dedupe key of each of its entries alive."""
-    from rotator.liveness import held_rotations
+    from rotator.worker.liveness import held_rotations
 
     batch = [{"auth_config_id": "ac_1"}, "junk", {"auth_config_id": 7}, {"auth_config_id": "ac_2"}]
     messages = [

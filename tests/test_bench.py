@@ -1,4 +1,4 @@
-"""``python -m rotator.bench --quick`` end to end: its own stack, every row, a number in every
+"""``python -m benchmarks.suite --quick`` end to end: its own stack, every row, a number in every
 figure; and the benchmark is a development tool, not a ``rotator`` command.
 
 Not a timed test: nothing here asserts on speed, only that each measure ran and was reported.
@@ -30,7 +30,7 @@ NUMBER = re.compile(r"\d+(\.\d+)?")
 
 
 def test_bench_is_not_on_the_production_command() -> None:
-    """`rotator --help` lists no bench; `python -m rotator.bench --help` shows its options."""
+    """`rotator --help` lists no bench; `python -m benchmarks.suite --help` shows its options."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROTATOR_", "VAULT_"))}
 
     def help_of(module: str) -> str:
@@ -39,15 +39,15 @@ def test_bench_is_not_on_the_production_command() -> None:
             argv, env=env, capture_output=True, text=True, timeout=60, check=True
         ).stdout
 
-    top, dev = help_of("rotator"), help_of("rotator.bench")
+    top, dev = help_of("rotator"), help_of("benchmarks.suite")
     assert "bench" not in top and "rotate" in top
-    assert "python -m rotator.bench" in dev and "--quick" in dev
+    assert "python -m benchmarks.suite" in dev and "--quick" in dev
 
 
 def test_bench_quick_prints_every_row_with_numbers() -> None:
     """Every measure runs on its own stack and is printed with a number and a baseline."""
     proc = subprocess.run(
-        [sys.executable, "-m", "rotator.bench", "--quick"],
+        [sys.executable, "-m", "benchmarks.suite", "--quick"],
         env={k: v for k, v in os.environ.items() if not k.startswith(("ROTATOR_", "VAULT_"))},
         capture_output=True,
         text=True,
@@ -79,7 +79,7 @@ def test_only_names_known_phases_and_an_unknown_one_is_refused_before_any_server
     """`--only` picks phases by the start of their names; a name no phase starts with is one
     clear error listing the phases (exit 2), and nothing is started."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROTATOR_", "VAULT_"))}
-    argv = [sys.executable, "-m", "rotator.bench", "--only", "full rot", "--only", "nothing"]
+    argv = [sys.executable, "-m", "benchmarks.suite", "--only", "full rot", "--only", "nothing"]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "no phase starts with 'nothing'" in done.stderr and "'full rotation'" in done.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rotator.emulator import Emulator, Fault
+from rotator.devkit.emulator import Emulator, Fault
 from tests.faults_support import SHRUNK, events, explain, in_step, recorded, seed, wait_for
 from tests.helpers import COMPOSIO_KEY, Stack
 from tests.procs import Procs, assert_cli_ok, run_cli, wait_until

@@ -1,4 +1,4 @@
-"""The fleet breaker's Redis part (rotator.state_circuit) and shell (rotator.breaker) on a real
+"""The fleet breaker's Redis part (state.circuit) and shell (rotation.breaker) on a real
 Redis: one prober per interval, one open event across processes' threads, fail open."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import threading
 
 import redis
 
-from rotator.breaker import Breaker
-from rotator.circuit import Signal
-from rotator.errors import ComposioRejected, ComposioUnavailable
-from rotator.sandbox import free_port
-from rotator.state_circuit import CircuitStore
+from rotator.core.circuit import Signal
+from rotator.core.errors import ComposioRejected, ComposioUnavailable
+from rotator.devkit.sandbox import free_port
+from rotator.rotation.breaker import Breaker
+from rotator.state.circuit import CircuitStore
 
 
 def _store(url: str) -> CircuitStore:

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from rotator.catalog import STALE_FOR, Catalog
-from rotator.config import load_settings
-from rotator.errors import VaultUnavailable
+from rotator.core.errors import VaultUnavailable
+from rotator.rotation.catalog import STALE_FOR, Catalog
+from rotator.settings.load import load_settings
 from tests.clock_support import FakeClock
 
 ENV = {

@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from rotator.app import celery_config
-from rotator.config import load_settings
-from rotator.errors import ConfigError
-from rotator.policy import RetryBudget, requeue_delay
+from rotator.core.errors import ConfigError
+from rotator.core.retry import RetryBudget, requeue_delay
+from rotator.settings.load import load_settings
+from rotator.worker.app import celery_config
 
 ENV = {
     "VAULT_ADDR": "http://127.0.0.1:8200",
@@ -35,8 +35,13 @@ def test_the_reliability_settings_are_on_with_the_defaults() -> None:
     assert conf["result_backend_always_retry"] is True and conf["result_backend_max_retries"] > 0
     assert conf["broker_connection_retry_on_startup"] is True
     assert conf["worker_pool"] == "threads"
-    assert conf["beat_scheduler"] == "rotator.beat:Scheduler"  # RedBeat that outlives a failover
-    assert conf["beat_schedule"]["rotator-sweep"] == {"task": "rotator.sweep", "schedule": 60.0}
+    assert (
+        conf["beat_scheduler"] == "rotator.worker.beat:Scheduler"
+    )  # RedBeat that outlives a failover
+    assert conf["beat_schedule"]["rotator-sweep"] == {
+        "task": "rotator.sweep",
+        "schedule": 60.0,
+    }
 
 
 @pytest.mark.parametrize("visibility", ["3600", "900", "12"])

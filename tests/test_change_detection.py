@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rotator.config import load_settings
 from rotator.runtime import build_runtime
+from rotator.settings.load import load_settings
 from tests.helpers import Stack
 
 SECRET: dict[str, object] = {"primary": "PRIMARY-secret-1", "backup": "BACKUP-secret-1"}

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rotator.checklist import Level, fingerprint_line, redis_lines, vault_lines
-from rotator.sandbox import RedisServer
+from rotator.devkit.sandbox import RedisServer
+from rotator.reports.checklist import Level, fingerprint_line, redis_lines, vault_lines
 from tests.helpers import Stack
 from tests.procs import assert_cli_ok, run_cli
 

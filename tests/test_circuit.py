@@ -1,10 +1,10 @@
-"""The fleet circuit breaker's pure rules (rotator.circuit): table tests, no I/O."""
+"""The fleet circuit breaker's pure rules (rotator.core.circuit): table tests, no I/O."""
 
 from __future__ import annotations
 
 import pytest
 
-from rotator.circuit import (
+from rotator.core.circuit import (
     CLOSED,
     Cause,
     Circuit,
@@ -15,7 +15,7 @@ from rotator.circuit import (
     step,
     wait_seconds,
 )
-from rotator.states import CircuitState
+from rotator.core.states import CircuitState
 
 OPEN_KEY = Circuit(CircuitState.OPEN, Cause.KEY_REJECTED, 100.0)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rotator.emulator import Fault
+from rotator.devkit.emulator import Fault
 from tests.helpers import Stack
 from tests.procs import assert_cli_ok, run_cli
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-HEAVY = ("celery", "kombu", "hvac", "httpx", "rotator.runtime", "rotator.app")
+HEAVY = ("celery", "kombu", "hvac", "httpx", "rotator.runtime", "rotator.worker.app")
 
 
 def _imported(*argv: str) -> set[str]:

@@ -19,11 +19,16 @@ import jsonschema
 import pytest
 from structlog.testing import capture_logs
 
-from rotator.composio import ComposioClient, PatchResult, parse_response
-from rotator.config import Settings
-from rotator.errors import ComposioRejected, ComposioUnavailable, ConfigError, SecretFormatError
-from rotator.models import Payload, RetryAction, Secret
-from rotator.policy import RetryBudget
+from rotator.composio.client import ComposioClient, PatchResult, parse_response
+from rotator.core.errors import (
+    ComposioRejected,
+    ComposioUnavailable,
+    ConfigError,
+    SecretFormatError,
+)
+from rotator.core.models import Payload, RetryAction, Secret
+from rotator.core.retry import RetryBudget
+from rotator.settings.load import Settings
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 BASE = "https://composio.test"

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from rotator.composio_parse import parse_response, sent_values
-from rotator.redaction import MASK
+from rotator.composio.parse import parse_response, sent_values
+from rotator.observability.redaction import MASK
 from tests.redaction_support import echo_forms
 
 NOW = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)

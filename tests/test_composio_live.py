@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from rotator.composio import ComposioClient
-from rotator.emulator import Emulator, Fault
-from rotator.errors import ComposioRejected, ComposioUnavailable
-from rotator.models import Payload, Secret
-from rotator.policy import RetryBudget
+from rotator.composio.client import ComposioClient
+from rotator.core.errors import ComposioRejected, ComposioUnavailable
+from rotator.core.models import Payload, Secret
+from rotator.core.retry import RetryBudget
+from rotator.devkit.emulator import Emulator, Fault
 
 KEY = "ck_live_test_key"
 

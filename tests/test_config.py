@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import structlog
 
-from rotator.bindings import discovered, merge, parse_bindings
-from rotator.config import Settings, load_fingerprint_key, load_settings
-from rotator.errors import ConfigError
-from rotator.models import Binding, RetryAction
-from rotator.settings_spec import SETTINGS
+from rotator.core.errors import ConfigError
+from rotator.core.models import Binding, RetryAction
+from rotator.rotation.bindings import discovered, merge, parse_bindings
+from rotator.settings.load import Settings, load_fingerprint_key, load_settings
+from rotator.settings.spec import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = {

@@ -40,8 +40,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 import rotator
-from rotator.config import load_settings
-from rotator.redis_conn import RedisSpec, celery_redis_config, client
+from rotator.settings.load import load_settings
+from rotator.state.connection import RedisSpec, celery_redis_config, client
 from tests.tls_support import self_signed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -536,7 +536,7 @@ def test_compose_emulator_is_a_profile_on_the_workers_loopback() -> None:
     services = _services()
     emulator = services["emulator"]
     assert emulator["profiles"] == ["emulator"]
-    assert emulator["entrypoint"] == ["python", "-m", "rotator.emulator"]
+    assert emulator["entrypoint"] == ["python", "-m", "rotator.devkit.emulator"]
     assert emulator["network_mode"] == "service:worker"
     assert emulator["depends_on"] == {"worker": {"condition": "service_started"}}
     command = [str(c) for c in emulator["command"]]

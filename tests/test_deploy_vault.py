@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 import pytest
 
-from rotator.config import load_settings
-from rotator.emulator import Emulator
-from rotator.errors import VaultAccessDenied
+from rotator.core.errors import VaultAccessDenied
+from rotator.devkit.emulator import Emulator
+from rotator.devkit.sandbox import OpenBaoServer, SandboxError
 from rotator.runtime import build_runtime
-from rotator.sandbox import OpenBaoServer, SandboxError
-from rotator.sweep import sweep
-from rotator.vault import VaultClient
+from rotator.settings.load import load_settings
+from rotator.vault.client import VaultClient
+from rotator.worker.sweep import sweep
 from tests.helpers import COMPOSIO_KEY
 from tests.k8s_support import Review, service_account_jwt, token_review_server
 

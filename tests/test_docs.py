@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rotator.settings_spec import SETTINGS, render_table
+from rotator.settings.spec import SETTINGS, render_table
 
 ROOT = Path(__file__).resolve().parents[1]
 _NAME = re.compile(r"\b((?:VAULT|ROTATOR|COMPOSIO)_[A-Z0-9_]*[A-Z0-9])\b")

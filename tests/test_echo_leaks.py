@@ -14,7 +14,7 @@ import secrets
 import urllib.parse
 from collections.abc import Callable
 
-from rotator.emulator import Fault
+from rotator.devkit.emulator import Fault
 from tests.helpers import COMPOSIO_KEY, Stack
 from tests.procs import run_cli
 from tests.redaction_support import decoded, echo_forms, redis_texts

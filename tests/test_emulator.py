@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterator
 import httpx
 import pytest
 
-from rotator.emulator import Emulator, Fault, FaultMix
+from rotator.devkit.emulator import Emulator, Fault, FaultMix
 
 KEY = "test-key"
 SECRET = "s3cr3t-value-that-must-never-leak"
@@ -583,11 +583,11 @@ def test_admin_endpoints_control_a_running_emulator(emu: Emulator) -> None:
 
 
 def test_module_command_serves_and_stops_on_sigterm() -> None:
-    """python -m rotator.emulator serves on the printed URL and exits 0 on SIGTERM."""
+    """python -m rotator.devkit.emulator serves on the printed URL and exits 0 on SIGTERM."""
     cmd = [
         sys.executable,
         "-m",
-        "rotator.emulator",
+        "rotator.devkit.emulator",
         "--port",
         "0",
         "--api-key",
@@ -614,7 +614,7 @@ ADMIN_TOKEN = "admin-token-for-the-bind-tests"
 
 
 def _module(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "rotator.emulator", "--port", "0", "--api-key", KEY, *args]
+    cmd = [sys.executable, "-m", "rotator.devkit.emulator", "--port", "0", "--api-key", KEY, *args]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -643,7 +643,7 @@ def test_module_refuses_a_bind_beyond_loopback_with_exit_2_and_one_line(
             pytest.fail(f"the emulator accepted {args} and kept serving", pytrace=False)
     assert proc.returncode == 2, (out, err)
     assert out == ""
-    assert err.count("\n") == 1 and err.startswith("python -m rotator.emulator: "), err
+    assert err.count("\n") == 1 and err.startswith("python -m rotator.devkit.emulator: "), err
     assert says in err
     assert "Traceback" not in err and ADMIN_TOKEN not in err
 

@@ -22,7 +22,7 @@ import httpx
 import jsonschema
 import pytest
 
-from rotator.emulator import Emulator, Fault
+from rotator.devkit.emulator import Emulator, Fault
 
 SPEC_PATH = Path(__file__).resolve().parent / "data" / "composio-openapi-auth-configs.json"
 KEY = "test-key"

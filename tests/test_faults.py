@@ -17,12 +17,12 @@ import hvac
 import pytest
 from celery.exceptions import Retry
 
-from rotator.emulator import Emulator, Fault
-from rotator.errors import StateUnavailable
-from rotator.models import Outcome
+from rotator.core.errors import StateUnavailable
+from rotator.core.models import Outcome
+from rotator.devkit.emulator import Emulator, Fault
+from rotator.devkit.sandbox import RedisServer
 from rotator.runtime import Runtime
-from rotator.sandbox import RedisServer
-from rotator.sweep import sweep
+from rotator.worker.sweep import sweep
 from tests.faults_support import (
     RATE_LIMITED_SLUG,
     SealableBao,
@@ -279,8 +279,8 @@ def test_a_redis_blip_around_a_rotation_never_crashes_the_task(
     PATCH, or before it, where Celery then acks the message and the rotation is lost. Now an
     unknown pause state sends the task back to the queue and the dedupe key is best effort.
     (Called directly, not through a broker: ``self.retry`` then raises ``Retry`` at once.)"""
-    from rotator import app as celery_app
-    from rotator import tasks
+    from rotator.worker import app as celery_app
+    from rotator.worker import tasks
 
     monkeypatch.setattr(celery_app, "_settings", stack.rt.settings)
     monkeypatch.setattr(tasks, "_runtime", stack.rt)

@@ -11,7 +11,7 @@ import io
 import json
 from pathlib import Path
 
-from rotator.sweep import sweep
+from rotator.worker.sweep import sweep
 from tests.helpers import Stack
 from tests.procs import run_cli
 

@@ -12,8 +12,8 @@ import time
 import pytest
 import redis
 
-from rotator.emulator import Fault
-from rotator.history import parse_since
+from rotator.devkit.emulator import Fault
+from rotator.reports.history import parse_since
 from tests.helpers import Stack
 from tests.procs import Procs, assert_cli_ok, run_cli, wait_until
 
@@ -36,7 +36,7 @@ def test_since_rejects_anything_else(raw: str) -> None:
 
 def _send(env: dict[str, str], task: str, *args: str) -> None:
     """What another service does: ``send_task`` by name, with no trigger kwarg."""
-    code = f"from rotator.app import app; app.send_task({task!r}, args={list(args)!r})"
+    code = f"from rotator.worker.app import app; app.send_task({task!r}, args={list(args)!r})"
     subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, check=True, timeout=60)
 
 

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from rotator.composio import ComposioClient
-from rotator.config import load_settings
-from rotator.emulator import Fault
-from rotator.inventory import InventoryError, list_all, parse_page
-from rotator.models import ResponseInfo, Secret
-from rotator.policy import RetryBudget
+from rotator.composio.client import ComposioClient
+from rotator.core.models import ResponseInfo, Secret
+from rotator.core.retry import RetryBudget
+from rotator.devkit.emulator import Fault
+from rotator.reports.inventory import InventoryError, list_all, parse_page
+from rotator.settings.load import load_settings
 from tests.helpers import COMPOSIO_KEY, Stack
 from tests.procs import assert_cli_ok, run_cli
 

@@ -7,7 +7,7 @@ import io
 import json
 import secrets
 
-from rotator.emulator import Fault
+from rotator.devkit.emulator import Fault
 from tests.helpers import COMPOSIO_KEY, Stack
 from tests.leakcheck import assert_no_leak, dump_all_dbs
 from tests.procs import Procs, assert_cli_ok, run_cli, wait_until

@@ -10,9 +10,9 @@ import json
 import pytest
 import redis
 
-from rotator.emulator import Fault
-from rotator.sandbox.demo import rotation_round
-from rotator.state import Keys
+from rotator.devkit.demo.run import rotation_round
+from rotator.devkit.emulator import Fault
+from rotator.state.store import Keys
 from tests.helpers import Stack
 from tests.procs import Procs, run_cli
 

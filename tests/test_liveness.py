@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 import pytest
 
-from rotator.batching import batch_size
-from rotator.emulator import Fault
-from rotator.state import Keys
-from rotator.sweep import sweep
+from rotator.core.batching import batch_size
+from rotator.devkit.emulator import Fault
+from rotator.state.store import Keys
+from rotator.worker.sweep import sweep
 from tests.faults_support import (
     Workers,
     default_env,

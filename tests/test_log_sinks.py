@@ -10,9 +10,9 @@ import logging
 
 import structlog
 
-from rotator import logs
-from rotator.logs import MASK, configure_logging, redact
-from rotator.redaction import Echoes, forms
+from rotator.observability import logs
+from rotator.observability.logs import MASK, configure_logging, redact
+from rotator.observability.redaction import Echoes, forms
 
 
 class _Count(logging.Filter):

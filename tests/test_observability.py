@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from rotator.emulator import Fault
-from rotator.sweep import sweep
+from rotator.devkit.emulator import Fault
+from rotator.worker.sweep import sweep
 from tests.helpers import COMPOSIO_KEY, Stack
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from rotator.sandbox import OpenBaoServer, free_port
+from rotator.devkit.sandbox import OpenBaoServer, free_port
 from tests.conftest import _start_or_fail
 from tests.faults_support import events
 from tests.helpers import Stack
@@ -223,8 +223,8 @@ def test_vault_tls_with_its_ca_rotates(stack: Stack, tls_bao: OpenBaoServer) -> 
     stack.emu.add_auth_config("ac_tls1", type="custom")
     put = run_cli(env, "check")
     assert "ok    vault" in put.stdout, put.stdout + put.stderr
-    from rotator.config import load_settings
     from rotator.runtime import build_runtime
+    from rotator.settings.load import load_settings
 
     rt = build_runtime(load_settings(env))
     try:
@@ -256,7 +256,7 @@ def test_a_worker_fails_a_bad_task_message_at_once(
     messages = [*[[list(a), k] for a, k, _ in _BAD_MESSAGES], [["ac_w1"], {}]]
     script = (
         "import json, sys\n"
-        "from rotator.app import ROTATE_TASK, app\n"
+        "from rotator.worker.app import ROTATE_TASK, app\n"
         "msgs = json.loads(sys.argv[1])\n"
         "sent = [app.send_task(ROTATE_TASK, args=a, kwargs=k) for a, k in msgs]\n"
         "print(json.dumps([r.get(timeout=90)['result'] for r in sent]))\n"

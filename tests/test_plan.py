@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rotator.errors import SecretFormatError
-from rotator.models import AppliedState, Binding, FieldMap, Secret, SecretVersion
-from rotator.plan import decide, extract_payload, fingerprint, needs_version, sweep_decision
-from rotator.states import SweepAction
+from rotator.core.errors import SecretFormatError
+from rotator.core.models import AppliedState, Binding, FieldMap, Secret, SecretVersion
+from rotator.core.plan import decide, extract_payload, fingerprint, needs_version, sweep_decision
+from rotator.core.states import SweepAction
 
 B = Binding(auth_config_id="ac_x1", mount="secret", path="composio/auth_configs/ac_x1")
 KEY = b"k" * 32

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from rotator.models import AppliedState, Binding, FieldMap, Plan, SecretVersion, VersionMeta
-from rotator.plan import (
+from rotator.core.models import AppliedState, Binding, FieldMap, Plan, SecretVersion, VersionMeta
+from rotator.core.plan import (
     SweepDecision,
     decide,
     extract_payload,
@@ -17,15 +17,15 @@ from rotator.plan import (
     quarantined,
     sweep_decision,
 )
-from rotator.plan_meta import (
+from rotator.core.plan_meta import (
     BINDING_RULES,
     binding_fingerprint,
     recreated,
     same_binding,
     same_version,
 )
-from rotator.states import SweepAction
-from rotator.vault_time import canonical_time
+from rotator.core.states import SweepAction
+from rotator.vault.timestamps import canonical_time
 
 KEY = b"k" * 32
 BASE = Binding(

@@ -19,10 +19,10 @@ from typing import Any
 import hvac
 import pytest
 
-from rotator.state import Keys
-from rotator.sweep import sweep
-from rotator.trigger import Trigger, triggered_by
-from rotator.vault_time import canonical_time
+from rotator.core.trigger import Trigger, triggered_by
+from rotator.state.store import Keys
+from rotator.vault.timestamps import canonical_time
+from rotator.worker.sweep import sweep
 from tests.helpers import Stack
 from tests.procs import assert_cli_ok, run_cli
 
@@ -217,7 +217,7 @@ def test_a_quarantined_version_deleted_and_written_again_at_its_number_is_releas
     """Version 1 fails for good three times: quarantined. The secret is deleted and written
     again, fixed, at version 1 again: another creation time, so a new secret; the sweep
     queues it and `status` no longer says quarantined."""
-    from rotator.emulator import Fault
+    from rotator.devkit.emulator import Fault
 
     stack.put("ac_pq1", {"credentials": {"client_secret": "PM-broken"}})
     stack.emu.inject(Fault(status=400), nanoid="ac_pq1", times=3)

@@ -11,9 +11,9 @@ import hmac
 
 import pytest
 
-from rotator.errors import SecretFormatError
-from rotator.models import Binding, FieldMap, Payload, Secret
-from rotator.plan import decide, extract_payload, fingerprint, sweep_decision
+from rotator.core.errors import SecretFormatError
+from rotator.core.models import Binding, FieldMap, Payload, Secret
+from rotator.core.plan import decide, extract_payload, fingerprint, sweep_decision
 from tests.test_plan import KEY, B, applied, sv
 
 WHERE = "Vault secret secret/composio/auth_configs/ac_x1 (version 3)"

@@ -12,9 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rotator.config import Settings
-from rotator.models import Decision, ResponseInfo, RetryAction
-from rotator.policy import (
+from rotator.core.models import Decision, ResponseInfo, RetryAction
+from rotator.core.retry import (
     RetryBudget,
     backoff,
     countdown,
@@ -23,6 +22,7 @@ from rotator.policy import (
     render_table,
     requeue_delay,
 )
+from rotator.settings.load import Settings
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 BUDGET = RetryBudget()  # 3 attempts, 5 s in-call wait, 0.5 s base, 300 s cap
@@ -362,7 +362,7 @@ def test_readme_shows_the_policy_table_verbatim() -> None:
 def test_policy_imports_no_io_library() -> None:
     """The policy is pure: importing it pulls in no HTTP, Vault, Redis or Celery client."""
     code = (
-        "import sys, rotator.policy; "
+        "import sys, rotator.core.retry; "
         "print(sorted(m for m in ('httpx', 'hvac', 'redis', 'celery', 'structlog') "
         "if m in sys.modules))"
     )

@@ -10,8 +10,8 @@ import math
 
 import pytest
 
-from rotator.models import ResponseInfo, RetryAction
-from rotator.policy import (
+from rotator.core.models import ResponseInfo, RetryAction
+from rotator.core.retry import (
     RetryBudget,
     backoff,
     countdown,

@@ -14,10 +14,10 @@ import sys
 import termios
 import time
 
-from rotator.emulator import Fault
-from rotator.models import Outcome
-from rotator.progress import summary_line
-from rotator.states import Result
+from rotator.console.progress import summary_line
+from rotator.core.models import Outcome
+from rotator.core.states import Result
+from rotator.devkit.emulator import Fault
 from tests.helpers import Stack
 from tests.procs import Procs, assert_clean_output, assert_cli_ok, run_cli
 

@@ -15,16 +15,16 @@ import pytest
 import redis
 from structlog.testing import capture_logs
 
-from rotator.composio import ComposioClient
-from rotator.config import load_settings
-from rotator.emulator import Emulator, Fault
-from rotator.errors import ComposioUnavailable, ConfigError
-from rotator.models import Payload, ResponseInfo, Secret
-from rotator.policy import RetryBudget
-from rotator.ratelimit import Adaptation, RateLimiter, adaptation
+from rotator.composio.client import ComposioClient
+from rotator.core.errors import ComposioUnavailable, ConfigError
+from rotator.core.models import Payload, ResponseInfo, Secret
+from rotator.core.retry import RetryBudget
+from rotator.devkit.emulator import Emulator, Fault
+from rotator.devkit.sandbox import free_port
+from rotator.ratelimit.limiter import Adaptation, RateLimiter, adaptation
 from rotator.runtime import build_runtime
-from rotator.sandbox import free_port
-from rotator.state import Keys
+from rotator.settings.load import load_settings
+from rotator.state.store import Keys
 from tests.clock_support import FakeClock
 from tests.procs import wait_until
 

@@ -18,11 +18,11 @@ import pytest
 import redis
 from structlog.testing import capture_logs
 
-from rotator.composio import ComposioClient
-from rotator.emulator import Emulator
-from rotator.models import Payload, Secret
-from rotator.policy import RetryBudget
-from rotator.ratelimit import RateLimiter
+from rotator.composio.client import ComposioClient
+from rotator.core.models import Payload, Secret
+from rotator.core.retry import RetryBudget
+from rotator.devkit.emulator import Emulator
+from rotator.ratelimit.limiter import RateLimiter
 
 KEY = "ck_learning_test"
 LIMIT, WINDOW = 200, 2.0  # announced: 200 per 2 s; the default share (0.5) is 50/s

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from rotator.models import ResponseInfo
-from rotator.ratelimit import RateLimiter
-from rotator.ratelimit_policy import LEASE_FOR, LEASE_FROM, Announced, budget
-from rotator.state import Keys
+from rotator.core.models import ResponseInfo
+from rotator.ratelimit.limiter import RateLimiter
+from rotator.ratelimit.policy import LEASE_FOR, LEASE_FROM, Announced, budget
+from rotator.state.store import Keys
 from tests.clock_support import FakeClock
 from tests.test_ratelimit import hammer_processes, most_in_any_window
 

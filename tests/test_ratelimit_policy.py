@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from rotator.ratelimit_policy import (
+from rotator.ratelimit.policy import (
     STARTER,
     Announced,
     Budget,
@@ -112,7 +112,7 @@ def test_garbage_in_redis_is_no_learned_limit(limit: bytes | None, window: bytes
 
 def test_the_policy_imports_no_io_library() -> None:
     """The rate decisions are pure: importing them loads no Redis, HTTP or logging library."""
-    code = "import json, sys, rotator.ratelimit_policy; print(json.dumps(sorted(sys.modules)))"
+    code = "import json, sys, rotator.ratelimit.policy; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = {name.partition(".")[0] for name in json.loads(out.stdout)}
     assert loaded.isdisjoint({"httpx", "hvac", "redis", "celery", "structlog"}), loaded

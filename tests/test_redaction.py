@@ -14,9 +14,9 @@ import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rotator import logs
-from rotator.logs import MASK, configure_logging, redact
-from rotator.redaction import LONG
+from rotator.observability import logs
+from rotator.observability.logs import MASK, configure_logging, redact
+from rotator.observability.redaction import LONG
 from tests.redaction_support import echo_forms, registry
 
 SECRET_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))
@@ -190,7 +190,7 @@ def test_json_output_masks_each_string_of_the_data_keys_and_short_secrets_too() 
     """``print_json`` scrubs every distinct string of the data (not the printed text): a long
     secret inside a reason, a short secret that is a whole field, one used as a key, and a
     number that is a registered secret are all masked; everything else prints as it is."""
-    from rotator.render import print_json
+    from rotator.console.render import print_json
 
     long_secret, short_secret = "sk_live_9f8e7d6c5b4a39281706", "pin4711"
     for value in (long_secret, short_secret, "9876543210123"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rotator.errors import ConfigError
-from rotator.redis_conn import RedisSpec, celery_redis_config, current_primary, parse_target
-from rotator.redis_conn import url_problems as problems
+from rotator.core.errors import ConfigError
+from rotator.state.connection import RedisSpec, celery_redis_config, current_primary, parse_target
+from rotator.state.connection import url_problems as problems
 
 GROUP = "sentinel://:pw@127.0.0.1:26379;sentinel://127.0.0.1:26380;sentinel://127.0.0.1:26381/2"
 

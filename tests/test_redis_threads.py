@@ -1,4 +1,4 @@
-"""Per-thread Redis connections for the hot path's scripts (``rotator.redis_threads``): one
+"""Per-thread Redis connections for the hot path's scripts (``rotator.state.threads``): one
 connection per thread; after a Sentinel failover or a Redis restart the next call reaches the
 (new) primary; a timeout is not waited out twice."""
 
@@ -14,9 +14,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from rotator import redis_conn
-from rotator.redis_threads import ThreadClients
-from rotator.sandbox import RedisServer
+from rotator.devkit.sandbox import RedisServer
+from rotator.state import connection as redis_conn
+from rotator.state.threads import ThreadClients
 from tests.sentinel_support import MASTER, SentinelGroup
 
 INCR = "return redis.call('INCR', KEYS[1])"

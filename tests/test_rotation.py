@@ -8,10 +8,10 @@ import time
 
 import redis
 
-from rotator.emulator import Fault
+from rotator.devkit.emulator import Fault
 from rotator.runtime import Runtime
-from rotator.state import Keys
-from rotator.state_scripts import BEGIN_LUA, RECORD_LUA
+from rotator.state.scripts import BEGIN_LUA, RECORD_LUA
+from rotator.state.store import Keys
 from tests.helpers import Stack
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rotator.emulator import Emulator
-from rotator.sandbox import OpenBaoServer
+from rotator.devkit.emulator import Emulator
+from rotator.devkit.sandbox import OpenBaoServer
 from tests.procs import CELERY_ENV, Procs
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ import hvac
 import pytest
 import redis
 
-from rotator.sandbox import OpenBaoServer, RedisServer, SandboxError, free_port
+from rotator.devkit.sandbox import OpenBaoServer, RedisServer, SandboxError, free_port
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -147,7 +147,7 @@ def test_openbao_stop_kills_the_real_server_and_restart_starts_empty() -> None:
 def test_servers_left_running_are_stopped_at_interpreter_exit(tmp_path: Path) -> None:
     """A program that forgets stop() still leaves nothing running once it exits (atexit)."""
     script = (
-        "from rotator.sandbox import RedisServer\n"
+        "from rotator.devkit.sandbox import RedisServer\n"
         "s = RedisServer().start()\n"
         "print(s.pid, flush=True)\n"
     )

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from rotator.config import load_settings
-from rotator.errors import ConfigError, PermanentError
+from rotator.core.errors import ConfigError, PermanentError
+from rotator.devkit.sandbox import RedisServer
 from rotator.runtime import build_runtime
-from rotator.sandbox import RedisServer
+from rotator.settings.load import load_settings
 from tests.faults_support import Workers
 from tests.helpers import Stack
 from tests.leakcheck import assert_no_leak, dump_all_dbs

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 import pytest
 import redis
 
-from rotator.emulator import Emulator, Fault
-from rotator.redis_conn import _QoS, current_primary
+from rotator.devkit.emulator import Emulator, Fault
+from rotator.state.connection import _QoS, current_primary
 from tests.faults_support import (
     Workers,
     build_stack,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from rotator.errors import LockBusy, StateUnavailable
-from rotator.state import Keys, StateStore
+from rotator.core.errors import LockBusy, StateUnavailable
+from rotator.state.store import Keys, StateStore
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The rotation's Redis state in two round trips, against a real Redis: ``begin`` (pause
 switches, lock, applied state, breaker) and ``record_success`` with the lock's release, each
-one EVALSHA of a Lua script (``rotator.state_scripts``), as MONITOR shows."""
+one EVALSHA of a Lua script (``rotator.state.scripts``), as MONITOR shows."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from rotator.circuit import Cause, Circuit, encode
-from rotator.errors import LockBusy
-from rotator.models import AppliedState, Brief, StoredState
-from rotator.state import Begun, Keys, StateStore
-from rotator.state_scripts import STORED_CHUNK
-from rotator.states import CircuitState
+from rotator.core.circuit import Cause, Circuit, encode
+from rotator.core.errors import LockBusy
+from rotator.core.models import AppliedState, Brief, StoredState
+from rotator.core.states import CircuitState
+from rotator.state.scripts import STORED_CHUNK
+from rotator.state.store import Begun, Keys, StateStore
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from dataclasses import asdict
 
 import pytest
 
-from rotator.models import Outcome
-from rotator.render import COLOURS
-from rotator.states import ErrorKind, Result, RowState, SweepAction
+from rotator.console.render import COLOURS
+from rotator.core.models import Outcome
+from rotator.core.states import ErrorKind, Result, RowState, SweepAction
 
 WIRE = {
     Result: ["succeeded", "skipped", "retry_later", "failed", "unverified"],

@@ -7,8 +7,8 @@ import io
 import json
 from pathlib import Path
 
-from rotator.emulator import Fault
-from rotator.sweep import SLICE, sweep
+from rotator.devkit.emulator import Fault
+from rotator.worker.sweep import SLICE, sweep
 from tests.faults_support import seed
 from tests.helpers import Stack
 from tests.procs import Procs, run_cli, wait_until

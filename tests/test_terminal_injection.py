@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from rotator.emulator import Fault
-from rotator.untrusted import markup, plain
+from rotator.console.untrusted import markup, plain
+from rotator.devkit.emulator import Fault
 from tests.helpers import Stack
 from tests.procs import assert_cli_ok, run_cli
 

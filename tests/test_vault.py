@@ -20,8 +20,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 from structlog.testing import capture_logs
 
-from rotator.config import Settings, load_settings
-from rotator.errors import (
+from rotator.core.errors import (
     PermanentError,
     RotatorError,
     SecretFormatError,
@@ -29,10 +28,11 @@ from rotator.errors import (
     VaultAccessDenied,
     VaultUnavailable,
 )
-from rotator.models import Secret
-from rotator.sandbox import OpenBaoServer, free_port
-from rotator.vault import VaultClient, string_leaves
-from rotator.vault_auth import Lease, new_hvac_client, refresh_action, translate
+from rotator.core.models import Secret
+from rotator.devkit.sandbox import OpenBaoServer, free_port
+from rotator.settings.load import Settings, load_settings
+from rotator.vault.auth import Lease, new_hvac_client, refresh_action, translate
+from rotator.vault.client import VaultClient, string_leaves
 from tests.clock_support import FakeClock
 from tests.k8s_support import Review, service_account_jwt, token_review_server
 
@@ -649,7 +649,7 @@ def test_the_vault_session_never_reads_netrc(
     session, shown as the control, would send it."""
     import requests
 
-    from rotator.vault_auth import new_hvac_client
+    from rotator.vault.auth import new_hvac_client
 
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login someone password netrc-pass\n")
@@ -669,7 +669,7 @@ def test_the_vault_session_reads_the_proxy_and_ca_environment_once(
 ) -> None:
     """The proxy variables and REQUESTS_CA_BUNDLE apply as at start-up (requests no longer
     looks them up per request); NO_PROXY for the Vault host means no proxy."""
-    from rotator.vault_auth import new_hvac_client
+    from rotator.vault.auth import new_hvac_client
 
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/corp-ca.pem")

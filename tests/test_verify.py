@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from rotator.config import load_settings
-from rotator.emulator import Fault
-from rotator.models import Payload, Secret
+from rotator.core.models import Payload, Secret
+from rotator.core.states import RowState
+from rotator.devkit.emulator import Fault
+from rotator.rotation.verify import check_view
 from rotator.runtime import Runtime, build_runtime
-from rotator.states import RowState
-from rotator.verify import check_view
+from rotator.settings.load import load_settings
 from tests.faults_support import events
 from tests.helpers import Stack
 from tests.procs import assert_cli_ok, run_cli

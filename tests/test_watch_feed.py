@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 from rich.console import Console
 
-from rotator.states import RowState
-from rotator.status import StatusRow
-from rotator.watch import render_watch, shown_rows
-from rotator.watch_feed import Feed
+from rotator.console.watch import render_watch, shown_rows
+from rotator.console.watch_feed import Feed
+from rotator.core.states import RowState
+from rotator.reports.status import StatusRow
 from tests.faults_support import seed
 from tests.helpers import Stack
 

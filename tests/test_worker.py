@@ -10,7 +10,7 @@ import time
 
 import redis
 
-from rotator.emulator import Fault
+from rotator.devkit.emulator import Fault
 from tests.faults_support import events
 from tests.helpers import Stack
 from tests.leakcheck import with_decoded_base64
