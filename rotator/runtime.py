@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from rotator.composio.client import ComposioClient
 from rotator.core.errors import RotatorError
 from rotator.core.models import Binding, Secret, VersionMeta
-from rotator.core.retry import RetryBudget
 from rotator.observability.logs import SECRETS, scrub
 from rotator.ratelimit.limiter import RateLimiter
 from rotator.reports.status import StatusRow, status_rows
@@ -18,12 +17,13 @@ from rotator.rotation.breaker import Breaker
 from rotator.rotation.catalog import Catalog, CatalogView
 from rotator.rotation.service import RotationService
 from rotator.rotation.verify import VerifyingComposio
-from rotator.settings.load import Settings, load_fingerprint_key
+from rotator.settings.load import Settings, load_fingerprint_key, retry_budget
 from rotator.state.circuit import CircuitStore
+from rotator.state.scripts import STORED_CHUNK  # auth configs per stored-state read
 from rotator.state.store import StateStore
 from rotator.vault.client import VaultClient
 
-__all__ = ["Runtime", "build_runtime", "queue_ttl"]
+__all__ = ["READS_IN_FLIGHT", "STORED_CHUNK", "Runtime", "build_runtime", "queue_ttl"]
 
 API_KEY_FIELD = "api_key"
 READS_IN_FLIGHT = 16  # Vault reads in flight for the sweep, `status` and `plan`
@@ -54,6 +54,10 @@ class Runtime:
     catalog: Catalog
     service: RotationService
     limiter: RateLimiter | None = None
+
+    def redis_primary(self) -> str:
+        """A ping, then where Redis writes go now (``StateUnavailable`` when it does not answer)."""
+        return self.state.primary(self.settings)
 
     def vault_versions(
         self, bindings: Mapping[str, Binding], threads: int = READS_IN_FLIGHT
@@ -133,7 +137,7 @@ def build_runtime(settings: Settings) -> Runtime:
         catalog=catalog,
         fingerprint_key=load_fingerprint_key(settings),
         lock_ttl=settings.lock_ttl,
-        budget=RetryBudget.from_settings(settings),
+        budget=retry_budget(settings),
         max_retries=settings.task_max_retries,
         queue_ttl=queue_ttl(settings),
         breaker=Breaker(

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from rotator.core.errors import ConfigError
-from rotator.core.retry import RetryBudget, requeue_delay
-from rotator.settings.load import load_settings
+from rotator.core.retry import requeue_delay
+from rotator.settings.load import load_settings, retry_budget
 from rotator.worker.app import celery_config
 
 ENV = {
@@ -108,7 +108,7 @@ def test_every_countdown_is_at_least_1_s_and_capped_at_the_max_delay(
     1 s and at most ROTATOR_RETRY_MAX_DELAY (it may outlast the visibility timeout: a live
     worker renews the countdown it holds, tests/test_liveness.py)."""
     s = load_settings({**ENV, "ROTATOR_RETRY_MAX_DELAY": "60"})
-    budget = RetryBudget.from_settings(s)
+    budget = retry_budget(s)
     wait = requeue_delay(
         retries, server_wait=retry_after, earliest=None, budget=budget, rand=random.random
     )

@@ -8,10 +8,9 @@ import pytest
 
 from rotator.composio.client import ComposioClient
 from rotator.core.models import ResponseInfo, Secret
-from rotator.core.retry import RetryBudget
 from rotator.devkit.emulator import Fault
 from rotator.reports.inventory import InventoryError, list_all, parse_page
-from rotator.settings.load import load_settings
+from rotator.settings.load import load_settings, retry_budget
 from tests.helpers import COMPOSIO_KEY, Stack
 from tests.procs import assert_cli_ok, run_cli
 
@@ -95,7 +94,7 @@ def test_list_requests_go_through_the_shared_limiter(stack: Stack) -> None:
         base_url=stack.emu.url,
         key_provider=lambda refresh: Secret(COMPOSIO_KEY),
         key_refreshable=False,
-        budget=RetryBudget.from_settings(load_settings(stack.env)),
+        budget=retry_budget(load_settings(stack.env)),
         limiter=limiter,
     )
     with client:

@@ -22,7 +22,7 @@ from rotator.core.retry import (
     render_table,
     requeue_delay,
 )
-from rotator.settings.load import Settings
+from rotator.settings.load import Settings, retry_budget
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 BUDGET = RetryBudget()  # 3 attempts, 5 s in-call wait, 0.5 s base, 300 s cap
@@ -331,7 +331,7 @@ def test_budget_from_settings() -> None:
         retry_base_delay=0.1,
         retry_max_delay=60.0,
     )
-    assert RetryBudget.from_settings(s) == RetryBudget(5, 2.0, 0.1, 60.0)
+    assert retry_budget(s) == RetryBudget(5, 2.0, 0.1, 60.0)
 
 
 def test_render_table_lists_every_rule_in_precedence_order() -> None:

@@ -21,7 +21,8 @@ import pytest
 import redis
 
 from rotator.devkit.emulator import Emulator, Fault
-from rotator.state.connection import _QoS, current_primary
+from rotator.state.connection import current_primary
+from rotator.worker.broker import _QoS
 from tests.faults_support import (
     Workers,
     build_stack,

@@ -137,8 +137,7 @@ def _plan_rows(rt: Runtime, bindings: dict[str, Binding]) -> list[dict[str, obje
     """Every binding's row, in order, ``READS_IN_FLIGHT`` at a time. The stored states are read
     a slice at a time (one round trip per ``STORED_CHUNK``), each slice's Vault reads started
     before the next slice is read: Redis and Vault overlap instead of taking turns."""
-    from rotator.runtime import READS_IN_FLIGHT
-    from rotator.state.scripts import STORED_CHUNK
+    from rotator.runtime import READS_IN_FLIGHT, STORED_CHUNK
 
     ids, ctx = list(bindings), contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=max(1, min(READS_IN_FLIGHT, len(ids) or 1))) as pool:

@@ -11,7 +11,7 @@ import click
 from rotator.cli.queued import queue_rotations
 from rotator.cli.shared import open_runtime
 from rotator.console.untrusted import plain
-from rotator.core.errors import ConfigError, RotatorError, StateUnavailable
+from rotator.core.errors import ConfigError, RotatorError
 from rotator.core.models import Outcome
 from rotator.core.trigger import Trigger, triggered_by
 from rotator.observability.logs import scrub
@@ -74,15 +74,7 @@ def resume(nanoid: str | None) -> None:
 def redis_primary(rt: Runtime) -> str:
     """The Redis probe of ``check`` and ``health``: a ping, then where writes go now (for a
     Sentinel group, the primary the sentinels name)."""
-    import redis  # the runtime's libraries load only when a command needs them
-
-    from rotator.state.connection import current_primary
-
-    try:
-        rt.state.ping()
-        return f"primary {current_primary(rt.settings)}"
-    except redis.RedisError as exc:
-        raise StateUnavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
+    return rt.redis_primary()
 
 
 @click.command()

@@ -27,6 +27,7 @@ import structlog
 
 from rotator.composio.parse import (
     BODY_LIMIT,
+    body_problem,
     final_error,
     inspect_response,
     json_object,
@@ -47,8 +48,7 @@ from rotator.composio.request import (
 from rotator.core.errors import ComposioRejected, ComposioUnavailable, PermanentError
 from rotator.core.models import Decision, Payload, ResponseInfo, RetryAction, Secret
 from rotator.core.retry import RetryBudget, decide
-from rotator.rotation.verify import body_problem
-from rotator.settings.load import Settings
+from rotator.settings.load import Settings, retry_budget
 
 __all__ = ["ComposioClient", "KeyProvider", "Limiter", "PatchResult", "parse_response"]
 
@@ -129,7 +129,7 @@ class ComposioClient:
             base_url=settings.composio_base_url,
             key_provider=key_provider,
             key_refreshable=settings.composio_key_path is not None,
-            budget=RetryBudget.from_settings(settings),
+            budget=retry_budget(settings),
             overrides=settings.slug_overrides,
             timeout=settings.composio_timeout,
             connect_timeout=settings.composio_connect_timeout,

@@ -35,6 +35,7 @@ from rotator.observability.redaction import Echoes
 __all__ = [
     "BODY_LIMIT",
     "MESSAGE_LIMIT",
+    "body_problem",
     "final_error",
     "inspect_response",
     "json_object",
@@ -272,3 +273,18 @@ def final_error(
         )
     fix = echoes.mask(info.suggested_fix) if info.suggested_fix else None
     return ComposioRejected(head, info.status, info.slug, info.request_id, fix, attempts=attempts)
+
+
+def body_problem(raw: bytes) -> str | None:
+    """Why a 2xx PATCH body is not Composio's success answer, or None when it is."""
+    try:
+        data = json.loads(raw) if raw.strip() else None
+    except (UnicodeDecodeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        return "a 2xx whose body is not a JSON object"
+    if "error" in data:
+        return "a 2xx whose body is an error envelope"
+    if data and data.get("success") is not True:
+        return "a 2xx whose body does not say success"
+    return None

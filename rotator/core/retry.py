@@ -27,7 +27,6 @@ from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 
 from rotator.core.models import Decision, ResponseInfo, RetryAction
-from rotator.settings.load import Settings
 
 __all__ = [
     "RetryBudget",
@@ -48,15 +47,6 @@ class RetryBudget:
     in_call_max_wait: float = 5.0  # the longest single sleep allowed inside a call
     base_delay: float = 0.5
     max_delay: float = 300.0  # cap for any delay handed to the caller; also caps Retry-After
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> RetryBudget:
-        return cls(
-            in_call_attempts=s.retry_in_call_attempts,
-            in_call_max_wait=s.retry_in_call_max_wait,
-            base_delay=s.retry_base_delay,
-            max_delay=s.retry_max_delay,
-        )
 
 
 class _Rule(enum.Enum):

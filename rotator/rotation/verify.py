@@ -16,7 +16,6 @@ again (safe: every rotation is idempotent). No message here holds a value, only 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -34,7 +33,6 @@ __all__ = [
     "Readable",
     "VerifiedResult",
     "VerifyingComposio",
-    "body_problem",
     "check_view",
     "record_unverified",
 ]
@@ -47,21 +45,6 @@ READABLE = ("client_id", "consumer_key")  # the credentials Composio shows unmas
 class Readable(Protocol):
     def update_auth_config(self, nanoid: str, payload: Payload) -> PatchResultLike: ...
     def get_auth_config(self, nanoid: str) -> dict[str, object]: ...
-
-
-def body_problem(raw: bytes) -> str | None:
-    """Why a 2xx PATCH body is not Composio's success answer, or None when it is."""
-    try:
-        data = json.loads(raw) if raw.strip() else None
-    except (UnicodeDecodeError, ValueError):
-        data = None
-    if not isinstance(data, dict):
-        return "a 2xx whose body is not a JSON object"
-    if "error" in data:
-        return "a 2xx whose body is an error envelope"
-    if data and data.get("success") is not True:
-        return "a 2xx whose body does not say success"
-    return None
 
 
 def _sent(payload: Payload) -> dict[str, str]:

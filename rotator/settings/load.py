@@ -17,11 +17,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rotator.core.errors import ConfigError
+from rotator.core.retry import RetryBudget
 from rotator.settings.formats import uses_sentinel
 from rotator.settings.kinds import Invalid, is_loopback, shown_url
 from rotator.settings.spec import SETTINGS, Setting, Settings, VaultAuth
 
-__all__ = ["Settings", "VaultAuth", "load_fingerprint_key", "load_settings", "longest_rotation"]
+__all__ = [
+    "Settings",
+    "VaultAuth",
+    "load_fingerprint_key",
+    "load_settings",
+    "longest_rotation",
+    "retry_budget",
+]
 
 MIN_KEY_BYTES = 32
 _PLAIN_HTTP = "plain http:// only to 127.0.0.0/8, ::1 or localhost"
@@ -159,6 +167,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def retry_budget(s: Settings) -> RetryBudget:
+    """The retry budget the settings declare (the pure core knows no settings)."""
+    return RetryBudget(
+        in_call_attempts=s.retry_in_call_attempts,
+        in_call_max_wait=s.retry_in_call_max_wait,
+        base_delay=s.retry_base_delay,
+        max_delay=s.retry_max_delay,
+    )
 
 
 def longest_rotation(s: Settings) -> float:

@@ -15,7 +15,7 @@ import redis
 from redis.lock import Lock
 
 from rotator.core.circuit import decode
-from rotator.core.errors import LockBusy
+from rotator.core.errors import LockBusy, StateUnavailable
 from rotator.core.models import AppliedState, Brief, LastError, Secret, StoredState
 from rotator.core.states import ErrorKind
 from rotator.state import connection as redis_conn
@@ -23,6 +23,7 @@ from rotator.state.codec import applied_from, flat, last_error_from, opt_int
 from rotator.state.keys import STREAM_MAXLEN, Keys
 from rotator.state.lock import Begun, HeldLock, translated
 from rotator.state.scripts import Scripts
+from rotator.state.url import RedisSettings
 
 # Keys is re-exported: ratelimit.py and tests/test_ratelimit.py import it from here.
 __all__ = ["Begun", "Keys", "StateStore"]
@@ -50,6 +51,15 @@ class StateStore:
     @translated
     def ping(self) -> bool:
         return bool(self.redis.ping())
+
+    def primary(self, spec: RedisSettings) -> str:
+        """The Redis probe of ``check`` and ``health``: a ping, then where writes go now (for a
+        Sentinel group, the primary the sentinels name). ``StateUnavailable`` names the cause."""
+        try:
+            self.redis.ping()
+            return f"primary {redis_conn.current_primary(spec)}"
+        except redis.RedisError as exc:
+            raise StateUnavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
 
     @translated
     def server_info(self) -> dict[str, object]:

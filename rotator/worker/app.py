@@ -22,6 +22,7 @@ from rotator.core.errors import ConfigError
 from rotator.observability.logs import configure_logging
 from rotator.settings.load import Settings, load_settings
 from rotator.state.connection import SOCKETS, celery_redis_config, verify_master
+from rotator.worker import broker  # noqa: F401  (registers the Sentinel transport for kombu)
 from rotator.worker.liveness import liveness_step
 
 __all__ = [
