@@ -1,4 +1,4 @@
-"""Helpers and fixtures for the fault suite (tests/test_faults.py): a 429-shaping fault mix,
+"""Helpers and fixtures for the fault suite (tests/fleet/test_faults.py): a 429-shaping fault mix,
 stacks on dedicated servers (an AOF Redis to restart, an OpenBao to seal), worker subprocess
 groups with per-test settings, and Redis/journal/log readers.
 

@@ -32,7 +32,7 @@ CELERY_ENV = {
     "ROTATOR_LOCK_TTL": "5",
     # A liveness timeout: live workers renew held messages every 2 s (12 / 6), so nothing a
     # live worker holds is redelivered; short so a SIGKILLed worker's task comes back sooner.
-    # The fleet reliability tests (tests/test_liveness.py) run with the 30 s default.
+    # The fleet reliability tests (tests/fleet/test_liveness.py) run with the 30 s default.
     "ROTATOR_VISIBILITY_TIMEOUT": "12",
     # The floor config accepts; RedBeat's lock timeout is then its 10 s floor.
     "ROTATOR_SWEEP_INTERVAL": "1",

@@ -25,7 +25,7 @@ from rotator.state.lock import Begun, HeldLock, translated
 from rotator.state.scripts import Scripts
 from rotator.state.url import RedisSettings
 
-# Keys is re-exported: ratelimit.py and tests/test_ratelimit.py import it from here.
+# Keys is re-exported: ratelimit.py and tests/integration/test_ratelimit.py import it from here.
 __all__ = ["Begun", "Keys", "StateStore"]
 
 

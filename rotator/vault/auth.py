@@ -24,7 +24,7 @@ from rotator.core.errors import RotatorError, VaultAccessDenied
 from rotator.settings.load import Settings
 from rotator.vault.errors import DENIED, as_dict, detail, translate
 
-# translate is re-exported: tests/test_vault.py imports it from here.
+# translate is re-exported: tests/integration/test_vault.py imports it from here.
 __all__ = ["Lease", "TokenKeeper", "new_hvac_client", "refresh_action", "translate"]
 
 _log = structlog.get_logger("rotator.vault_auth")  # a literal: log names are public

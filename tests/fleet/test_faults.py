@@ -236,7 +236,7 @@ def test_redis_restarted_mid_run_with_aof_workers_reconnect_and_all_converge(
     stack.emu.inject(Fault(delay=0.1), times=None)
     # A PATCH whose success record was lost with Redis is pushed again by the sweep once the
     # dedupe key expires: ROTATOR_QUEUE_TTL, 270 s by default (the README's 5-minute bound,
-    # shown with the defaults by tests/test_liveness.py); shrunk here so this test sees it.
+    # shown with the defaults by tests/fleet/test_liveness.py); shrunk here so this test sees it.
     env = celery_settings(
         stack,
         ROTATOR_VISIBILITY_TIMEOUT="8",

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from rotator.settings.spec import SETTINGS, render_table
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 _NAME = re.compile(r"\b((?:VAULT|ROTATOR|COMPOSIO)_[A-Z0-9_]*[A-Z0-9])\b")
 
 

@@ -1,6 +1,6 @@
 """The pure core's edges that a mutation run of plan.py found untested (README, Testing).
 
-Each test here kills mutants that survived ``tests/test_plan.py``: whole error lines, the
+Each test here kills mutants that survived ``tests/unit/test_plan.py``: whole error lines, the
 fingerprint's canonical form, ``decide``'s defaults and reasons, the re-sync boundary.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from rotator.core.errors import SecretFormatError
 from rotator.core.models import Binding, FieldMap, Payload, Secret
 from rotator.core.plan import decide, extract_payload, fingerprint, sweep_decision
-from tests.test_plan import KEY, B, applied, sv
+from tests.unit.test_plan import KEY, B, applied, sv
 
 WHERE = "Vault secret secret/composio/auth_configs/ac_x1 (version 3)"
 BOUND = Binding(

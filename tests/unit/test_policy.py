@@ -6,7 +6,6 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -23,6 +22,7 @@ from rotator.core.retry import (
     requeue_delay,
 )
 from rotator.settings.load import Settings, retry_budget
+from tests.paths import ROOT
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 BUDGET = RetryBudget()  # 3 attempts, 5 s in-call wait, 0.5 s base, 300 s cap
@@ -354,7 +354,7 @@ def test_render_table_lists_every_rule_in_precedence_order() -> None:
 
 def test_readme_shows_the_policy_table_verbatim() -> None:
     """README.md contains render_table() exactly, so the documented policy is the code's."""
-    readme = Path(__file__).resolve().parents[1] / "README.md"
+    readme = ROOT / "README.md"
     assert readme.is_file(), f"{readme} is missing"
     assert render_table() in readme.read_text(encoding="utf-8")
 

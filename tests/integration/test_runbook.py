@@ -14,9 +14,8 @@ import pytest
 
 from rotator.devkit.emulator import Emulator
 from rotator.devkit.sandbox import OpenBaoServer
+from tests.paths import ROOT
 from tests.procs import CELERY_ENV, Procs
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def runbook_commands() -> list[str]:

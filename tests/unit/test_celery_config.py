@@ -106,7 +106,7 @@ def test_every_countdown_is_at_least_1_s_and_capped_at_the_max_delay(
 ) -> None:
     """Whatever the retry count or the server's Retry-After, a task's countdown is at least
     1 s and at most ROTATOR_RETRY_MAX_DELAY (it may outlast the visibility timeout: a live
-    worker renews the countdown it holds, tests/test_liveness.py)."""
+    worker renews the countdown it holds, tests/fleet/test_liveness.py)."""
     s = load_settings({**ENV, "ROTATOR_RETRY_MAX_DELAY": "60"})
     budget = retry_budget(s)
     wait = requeue_delay(

@@ -13,9 +13,10 @@ import pytest
 from rotator.devkit.sandbox import RedisServer
 from rotator.reports.checklist import Level, fingerprint_line, redis_lines, vault_lines
 from tests.helpers import Stack
+from tests.paths import ROOT
 from tests.procs import assert_cli_ok, run_cli
 
-POLICY_FILE = Path(__file__).parent.parent / "deploy/vault/rotator-policy.hcl"
+POLICY_FILE = ROOT / "deploy/vault/rotator-policy.hcl"
 LINE = re.compile(r"(ok   |WARN |FAIL ) \S")
 
 

@@ -19,7 +19,7 @@ from rotator.ratelimit.limiter import RateLimiter
 from rotator.ratelimit.policy import LEASE_FOR, LEASE_FROM, Announced, budget
 from rotator.state.store import Keys
 from tests.clock_support import FakeClock
-from tests.test_ratelimit import hammer_processes, most_in_any_window
+from tests.integration.test_ratelimit import hammer_processes, most_in_any_window
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ from rotator.vault.client import VaultClient
 from rotator.worker.sweep import sweep
 from tests.helpers import COMPOSIO_KEY
 from tests.k8s_support import Review, service_account_jwt, token_review_server
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SETUP = ROOT / "deploy/vault/setup.sh"
 POLICY = ROOT / "deploy/vault/rotator-policy.hcl"
 PREFIX = "composio/auth_configs"

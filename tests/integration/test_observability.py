@@ -17,7 +17,6 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +25,8 @@ import yaml
 from rotator.devkit.emulator import Fault
 from rotator.worker.sweep import sweep
 from tests.helpers import COMPOSIO_KEY, Stack
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deploy/observability/grafana-dashboard.json"
 RULES = ROOT / "deploy/observability/alert-rules.yaml"
 

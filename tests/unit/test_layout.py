@@ -6,7 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "rotator"
+from tests.paths import ROOT
+
+PACKAGE = ROOT / "rotator"
 MAX_LINES = 300
 
 

@@ -90,7 +90,7 @@ def test_primary_sigkilled_mid_run_worker_and_beat_follow_the_failover_and_all_c
     # A message or retry written around the kill can be lost outright: replication is
     # asynchronous, so the promoted replica never saw it. The sweep queues it again once its
     # dedupe key expires, ROTATOR_QUEUE_TTL (270 s by default: the 5-minute bound, shown with the
-    # defaults by tests/test_liveness.py); set here to its floor with the default 30 s
+    # defaults by tests/fleet/test_liveness.py); set here to its floor with the default 30 s
     # visibility timeout, so this test sees the re-queue.
     procs = workers.group({**shipped_defaults(stack), "ROTATOR_QUEUE_TTL": "30"})
     worker, beat = procs.worker("w1", 8), procs.beat("b1")
