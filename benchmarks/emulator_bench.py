@@ -5,7 +5,8 @@
 
 Each client thread owns one keep-alive ``httpx.Client`` and PATCHes its own auth config in a
 loop. ``in-process``: the emulator runs in this process, sharing the GIL with the httpx
-clients, the way tests use it. ``subprocess``: it runs as ``python -m rotator.emulator`` (as in
+clients, the way tests use it. ``subprocess``: it runs as
+``python -m rotator.devkit.emulator`` (as in
 docker-compose) and the client threads are spread over ``--processes`` processes; the script
 also reads the emulator's CPU time from /proc to print its cost per PATCH and the PATCH/s one
 core could serve, which is the number that says whether it can be a bottleneck.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from rotator.emulator import Emulator
+from rotator.devkit.emulator import Emulator
 
 HEADERS = {"x-api-key": "test-key", "content-type": "application/json"}
 BODY = b'{"type": "custom", "credentials": {"client_secret": "rotated-secret-value"}}'
@@ -44,7 +45,7 @@ def in_process(configs: int) -> Iterator[tuple[str, int | None]]:
 @contextlib.contextmanager
 def in_subprocess(configs: int) -> Iterator[tuple[str, int | None]]:
     seeds = [f"ac_{i}" for i in range(configs)]
-    cmd = [sys.executable, "-m", "rotator.emulator", "--port", "0", "--seed-config", *seeds]
+    cmd = [sys.executable, "-m", "rotator.devkit.emulator", "--port", "0", "--seed-config", *seeds]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

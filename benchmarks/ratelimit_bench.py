@@ -24,14 +24,14 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from rotator.composio import ComposioClient
-from rotator.config import load_settings
-from rotator.emulator import Emulator
-from rotator.errors import ComposioUnavailable
-from rotator.models import Payload, Secret
-from rotator.policy import RetryBudget
-from rotator.ratelimit import RateLimiter
-from rotator.sandbox import RedisServer
+from rotator.composio.client import ComposioClient
+from rotator.core.errors import ComposioUnavailable
+from rotator.core.models import Payload, Secret
+from rotator.core.retry import RetryBudget
+from rotator.devkit.emulator import Emulator
+from rotator.devkit.sandbox import RedisServer
+from rotator.ratelimit.limiter import RateLimiter
+from rotator.settings.load import load_settings
 
 KEY = "ck_ratelimit_bench"
 

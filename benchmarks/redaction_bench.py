@@ -16,7 +16,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
-from rotator import logs
+from rotator.observability import logs
 
 LINE = (
     "Composio answered 400 HTTP_BadRequest for ac_4f9Kq2LmZx01: Invalid client secret for "

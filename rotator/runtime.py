@@ -7,23 +7,23 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from rotator.breaker import Breaker
-from rotator.catalog import Catalog, CatalogView
-from rotator.composio import ComposioClient
-from rotator.config import Settings, load_fingerprint_key
-from rotator.errors import RotatorError
-from rotator.logs import SECRETS, scrub
-from rotator.models import Binding, Secret, VersionMeta
-from rotator.policy import RetryBudget
-from rotator.ratelimit import RateLimiter
-from rotator.service import RotationService
-from rotator.state import StateStore
-from rotator.state_circuit import CircuitStore
-from rotator.status import StatusRow, status_rows
-from rotator.vault import VaultClient
-from rotator.verify import VerifyingComposio
+from rotator.composio.client import ComposioClient
+from rotator.core.errors import RotatorError
+from rotator.core.models import Binding, Secret, VersionMeta
+from rotator.observability.logs import SECRETS, scrub
+from rotator.ratelimit.limiter import RateLimiter
+from rotator.reports.status import StatusRow, status_rows
+from rotator.rotation.breaker import Breaker
+from rotator.rotation.catalog import Catalog, CatalogView
+from rotator.rotation.service import RotationService
+from rotator.rotation.verify import VerifyingComposio
+from rotator.settings.load import Settings, load_fingerprint_key, retry_budget
+from rotator.state.circuit import CircuitStore
+from rotator.state.scripts import STORED_CHUNK  # auth configs per stored-state read
+from rotator.state.store import StateStore
+from rotator.vault.client import VaultClient
 
-__all__ = ["Runtime", "build_runtime", "queue_ttl"]
+__all__ = ["READS_IN_FLIGHT", "STORED_CHUNK", "Runtime", "build_runtime", "queue_ttl"]
 
 API_KEY_FIELD = "api_key"
 READS_IN_FLIGHT = 16  # Vault reads in flight for the sweep, `status` and `plan`
@@ -54,6 +54,10 @@ class Runtime:
     catalog: Catalog
     service: RotationService
     limiter: RateLimiter | None = None
+
+    def redis_primary(self) -> str:
+        """A ping, then where Redis writes go now (``StateUnavailable`` when it does not answer)."""
+        return self.state.primary(self.settings)
 
     def vault_versions(
         self, bindings: Mapping[str, Binding], threads: int = READS_IN_FLIGHT
@@ -133,7 +137,7 @@ def build_runtime(settings: Settings) -> Runtime:
         catalog=catalog,
         fingerprint_key=load_fingerprint_key(settings),
         lock_ttl=settings.lock_ttl,
-        budget=RetryBudget.from_settings(settings),
+        budget=retry_budget(settings),
         max_retries=settings.task_max_retries,
         queue_ttl=queue_ttl(settings),
         breaker=Breaker(

@@ -13,7 +13,7 @@ from typing import TypeVar
 import pytest
 import redis
 
-from rotator.sandbox import OpenBaoServer, RedisServer, SandboxError
+from rotator.devkit.sandbox import OpenBaoServer, RedisServer, SandboxError
 
 pytest_plugins = ["tests.helpers", "tests.procs", "tests.faults_support", "tests.sentinel_support"]
 

@@ -1,4 +1,4 @@
-"""Helpers and fixtures for the fault suite (tests/test_faults.py): a 429-shaping fault mix,
+"""Helpers and fixtures for the fault suite (tests/fleet/test_faults.py): a 429-shaping fault mix,
 stacks on dedicated servers (an AOF Redis to restart, an OpenBao to seal), worker subprocess
 groups with per-test settings, and Redis/journal/log readers.
 
@@ -23,10 +23,10 @@ import hvac
 import pytest
 import redis
 
-from rotator.config import load_settings
-from rotator.emulator import Emulator, Fault, FaultMix
+from rotator.devkit.emulator import Emulator, Fault, FaultMix
+from rotator.devkit.sandbox import OpenBaoServer, RedisServer, SandboxError
 from rotator.runtime import build_runtime
-from rotator.sandbox import OpenBaoServer, RedisServer, SandboxError
+from rotator.settings.load import load_settings
 from tests.helpers import Stack
 from tests.procs import CELERY_ENV, Procs, wait_until
 

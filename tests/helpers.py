@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from rotator.config import load_settings
-from rotator.emulator import Emulator
-from rotator.logs import configure_logging
+from rotator.devkit.emulator import Emulator
+from rotator.devkit.sandbox import free_port
+from rotator.observability.logs import configure_logging
 from rotator.runtime import Runtime, build_runtime
-from rotator.sandbox import free_port
+from rotator.settings.load import load_settings
 
 COMPOSIO_KEY = "ck_test_0123456789"
 

@@ -27,12 +27,12 @@ CELERY_ENV = {
     # the worker's liveness timer, so no rule ties it to the visibility timeout any more).
     "ROTATOR_RETRY_BASE_DELAY": "0.1",
     "ROTATOR_RETRY_MAX_DELAY": "2",
-    # Renewed every TTL / 3 by the holder (rotator.state_lock.KEEPER) and before the PATCH;
+    # Renewed every TTL / 3 by the holder (rotator.state.lock.KEEPER) and before the PATCH;
     # shorter than the 30 s default so a SIGKILLed worker's lock is gone sooner in a test.
     "ROTATOR_LOCK_TTL": "5",
     # A liveness timeout: live workers renew held messages every 2 s (12 / 6), so nothing a
     # live worker holds is redelivered; short so a SIGKILLed worker's task comes back sooner.
-    # The fleet reliability tests (tests/test_liveness.py) run with the 30 s default.
+    # The fleet reliability tests (tests/fleet/test_liveness.py) run with the 30 s default.
     "ROTATOR_VISIBILITY_TIMEOUT": "12",
     # The floor config accepts; RedBeat's lock timeout is then its 10 s floor.
     "ROTATOR_SWEEP_INTERVAL": "1",

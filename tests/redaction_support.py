@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import redis
 
-from rotator import logs
+from rotator.observability import logs
 
 
 @contextmanager
@@ -28,7 +28,7 @@ def registry(*values: str) -> Iterator[logs.SecretRegistry]:
 def echo_forms(secret: str) -> set[str]:
     """The secret as a careless server may echo it: every form a leak search looks for.
 
-    Written independently of ``rotator.redaction.forms`` so that a form the product forgets
+    Written independently of ``observability.redaction.forms`` so that a form the product forgets
     is still searched for here.
     """
     raw = secret.encode()

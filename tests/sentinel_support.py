@@ -1,7 +1,7 @@
 """A real Redis Sentinel group on loopback: one primary, one replica, three sentinels.
 
 Each node is a ``redis-server`` of its own (free port, temporary directory, own process group),
-managed by ``rotator.sandbox``'s server machinery; the sentinels run
+managed by ``rotator.devkit.sandbox``'s server machinery; the sentinels run
 ``redis-server sentinel.conf --sentinel`` with a configuration written into their directory.
 
 The group's own timings are short, so that a failover takes a couple of seconds instead of the
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from rotator.sandbox import RedisServer, SandboxError
+from rotator.devkit.sandbox import RedisServer, SandboxError
 
 MASTER = "rotmaster"
 DOWN_AFTER_MS = 1000

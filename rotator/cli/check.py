@@ -14,18 +14,18 @@ import click
 
 from rotator.cli.service import redis_primary
 from rotator.cli.shared import EXIT_FAILED, EXIT_OK, open_runtime
-from rotator.errors import RotatorError
-from rotator.untrusted import plain
+from rotator.console.untrusted import plain
+from rotator.core.errors import RotatorError
 
 if TYPE_CHECKING:
-    from rotator.checklist import CheckLine
+    from rotator.reports.checklist import CheckLine
     from rotator.runtime import Runtime
 
 __all__ = ["check"]
 
 
 def _composio(rt: Runtime) -> list[CheckLine]:
-    from rotator.checklist import CheckLine, Level
+    from rotator.reports.checklist import CheckLine, Level
 
     info = rt.composio.ping()
     if info.status is None or not 200 <= info.status < 300:
@@ -52,7 +52,13 @@ _FIXES = {  # when a probe itself fails: the settings to look at
 
 
 def _probes(rt: Runtime) -> list[tuple[str, Callable[[], list[CheckLine]]]]:
-    from rotator.checklist import CheckLine, Level, fingerprint_line, redis_lines, vault_lines
+    from rotator.reports.checklist import (
+        CheckLine,
+        Level,
+        fingerprint_line,
+        redis_lines,
+        vault_lines,
+    )
 
     s = rt.settings
     return [
@@ -80,7 +86,7 @@ def _probes(rt: Runtime) -> list[tuple[str, Callable[[], list[CheckLine]]]]:
 def check() -> None:
     """Validate the configuration and reach Vault, Redis and Composio: a checklist, one line
     per check (ok, WARN or FAIL) with the fix for each WARN and FAIL."""
-    from rotator.checklist import CheckLine, Level, render
+    from rotator.reports.checklist import CheckLine, Level, render
 
     lines: list[CheckLine] = []
     with open_runtime() as rt:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import click
 
 from rotator import __version__
-from rotator.catalog import ambiguous_error
 from rotator.cli.check import check
 from rotator.cli.errors import OneLineGroup
 from rotator.cli.history import history
@@ -27,20 +26,21 @@ from rotator.cli.shared import (
     parallel,
     pick_ids,
 )
-from rotator.errors import RotatorError
-from rotator.logs import scrub
-from rotator.render import (
+from rotator.console.render import (
     outcomes_json,
     print_json,
     print_outcomes,
     print_status,
     print_summary,
 )
-from rotator.trigger import Trigger, triggered_by
-from rotator.untrusted import plain
+from rotator.console.untrusted import plain
+from rotator.core.errors import RotatorError
+from rotator.core.trigger import Trigger, triggered_by
+from rotator.observability.logs import scrub
+from rotator.rotation.catalog import ambiguous_error
 
 if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
-    from rotator.models import AppliedState, Binding
+    from rotator.core.models import AppliedState, Binding
     from rotator.runtime import Runtime
 
 __all__ = ["cli", "main"]
@@ -137,8 +137,7 @@ def _plan_rows(rt: Runtime, bindings: dict[str, Binding]) -> list[dict[str, obje
     """Every binding's row, in order, ``READS_IN_FLIGHT`` at a time. The stored states are read
     a slice at a time (one round trip per ``STORED_CHUNK``), each slice's Vault reads started
     before the next slice is read: Redis and Vault overlap instead of taking turns."""
-    from rotator.runtime import READS_IN_FLIGHT
-    from rotator.state_scripts import STORED_CHUNK
+    from rotator.runtime import READS_IN_FLIGHT, STORED_CHUNK
 
     ids, ctx = list(bindings), contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=max(1, min(READS_IN_FLIGHT, len(ids) or 1))) as pool:
@@ -190,7 +189,7 @@ def status(as_json: bool, watch: bool, interval: float, iterations: int | None) 
     """Per auth config: Vault version, applied version, state, last error, last success."""
     with open_runtime() as rt:
         if watch:
-            from rotator.watch import watch_status
+            from rotator.console.watch import watch_status
 
             watch_status(rt, interval=interval, iterations=iterations)
             return
@@ -209,7 +208,7 @@ def status(as_json: bool, watch: bool, interval: float, iterations: int | None) 
 def demo(inline: bool) -> None:
     """Run the whole loop on a local stack: OpenBao, Redis, the Composio emulator, a worker
     and a beat; new Vault versions are written while it runs."""
-    from rotator.sandbox.demo import run_demo
+    from rotator.devkit.demo.run import run_demo
 
     sys.exit(run_demo(inline=inline))
 

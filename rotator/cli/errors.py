@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from rotator.errors import ConfigError, PermanentError, RotatorError
-from rotator.logs import scrub
+from rotator.core.errors import ConfigError, PermanentError, RotatorError
+from rotator.observability.logs import scrub
 
 __all__ = [
     "EXIT_FAILED",

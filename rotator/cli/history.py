@@ -7,7 +7,7 @@ import time
 import click
 
 from rotator.cli.shared import open_runtime
-from rotator.untrusted import plain
+from rotator.console.untrusted import plain
 
 __all__ = ["history"]
 
@@ -20,8 +20,8 @@ __all__ = ["history"]
 def history(nanoid: str | None, since: str | None, limit: int, as_json: bool) -> None:
     """The audit trail, newest first: when, auth config, outcome, Vault version, HTTP status,
     slug, request id and trigger (sweep, resync, cli, send_task, replay). Never a value."""
-    from rotator.history import newest_rows, parse_since
-    from rotator.render import print_json
+    from rotator.console.render import print_json
+    from rotator.reports.history import newest_rows, parse_since
 
     try:
         since_s = None if since is None else parse_since(since)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from rotator.cli.shared import EXIT_FAILED, EXIT_OK, open_runtime
-from rotator.inventory import Inventory
+from rotator.reports.inventory import Inventory
 
 __all__ = ["inventory"]
 
@@ -17,10 +17,10 @@ __all__ = ["inventory"]
 def inventory(as_json: bool) -> None:
     """Composio's auth configs (every page, disabled ones too) against rotator's bindings:
     managed (with status), missing on Composio (exit 1), and unmanaged (nobody rotates)."""
-    from rotator.errors import RotatorError
-    from rotator.inventory import classify, list_all
-    from rotator.logs import scrub
-    from rotator.render import print_json
+    from rotator.console.render import print_json
+    from rotator.core.errors import RotatorError
+    from rotator.observability.logs import scrub
+    from rotator.reports.inventory import classify, list_all
 
     with open_runtime() as rt:
         view = rt.catalog.view(fresh=True)

@@ -1,5 +1,5 @@
 """The queued rotate path: send the rotations (``rotator.rotate_batch`` tasks when many, see
-``rotator.batching``) and, with ``--wait``, follow each auth config to its outcome: through its
+``rotator.core.batching``) and, with ``--wait``, follow each auth config to its outcome: through its
 batch's result, then through the ``rotator.rotate`` task it was requeued as, if it was."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 
 import click
 
-from rotator.batching import Entry
-from rotator.models import Outcome
-from rotator.states import Result
-from rotator.trigger import Trigger
-from rotator.untrusted import plain
+from rotator.console.untrusted import plain
+from rotator.core.batching import Entry
+from rotator.core.models import Outcome
+from rotator.core.states import Result
+from rotator.core.trigger import Trigger
 
 __all__ = ["queue_rotations"]
 
@@ -31,7 +31,7 @@ def queue_rotations(
     trigger: Trigger,
 ) -> list[Outcome] | None:
     """Queue a rotation of each id; with ``wait``, collect one outcome per id."""
-    from rotator.app import send_batches, settings
+    from rotator.worker.app import send_batches, settings
 
     entries = [Entry(i, force, trigger.value) for i in ids]
     # results are kept (a day) with or without --wait: a printed task id can be looked up
@@ -41,7 +41,7 @@ def queue_rotations(
             for nanoid in nanoids:
                 click.echo(f"queued {plain(nanoid)} task {task_id}")
         return None
-    from rotator.progress import wait_all
+    from rotator.console.progress import wait_all
 
     shown = f" in {len(sent)} tasks" if len(sent) < len(ids) else ""
     click.echo(f"queued {len(ids)} rotation(s){shown}; waiting up to {timeout:.0f}s", err=True)
@@ -61,7 +61,7 @@ class _Follow:
     ``rotator.rotate_batch``, whose result lists outcomes and requeued task ids)."""
 
     def __init__(self, tasks: dict[str, list[str]]) -> None:
-        from rotator.app import app
+        from rotator.worker.app import app
 
         self._tasks = tasks
         self._app = app

@@ -10,11 +10,11 @@ import click
 
 from rotator.cli.queued import queue_rotations
 from rotator.cli.shared import open_runtime
-from rotator.errors import ConfigError, RotatorError, StateUnavailable
-from rotator.logs import scrub
-from rotator.models import Outcome
-from rotator.trigger import Trigger, triggered_by
-from rotator.untrusted import plain
+from rotator.console.untrusted import plain
+from rotator.core.errors import ConfigError, RotatorError
+from rotator.core.models import Outcome
+from rotator.core.trigger import Trigger, triggered_by
+from rotator.observability.logs import scrub
 
 if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
     from rotator.runtime import Runtime
@@ -25,7 +25,7 @@ _PASS = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_
 
 
 def _celery(argv: list[str]) -> None:
-    from rotator.app import app
+    from rotator.worker.app import app
 
     app.start(argv)
 
@@ -35,7 +35,7 @@ def _celery(argv: list[str]) -> None:
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int | None) -> None:
     """Start a Celery worker (threads pool); extra arguments go to celery worker."""
-    from rotator.app import settings
+    from rotator.worker.app import settings
 
     c = concurrency or settings().worker_concurrency
     _celery(
@@ -74,15 +74,7 @@ def resume(nanoid: str | None) -> None:
 def redis_primary(rt: Runtime) -> str:
     """The Redis probe of ``check`` and ``health``: a ping, then where writes go now (for a
     Sentinel group, the primary the sentinels name)."""
-    import redis  # the runtime's libraries load only when a command needs them
-
-    from rotator.redis_conn import current_primary
-
-    try:
-        rt.state.ping()
-        return f"primary {current_primary(rt.settings)}"
-    except redis.RedisError as exc:
-        raise StateUnavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
+    return rt.redis_primary()
 
 
 @click.command()
@@ -109,7 +101,7 @@ def dlq() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def dlq_list(as_json: bool) -> None:
     """List dead-letter entries (oldest first)."""
-    from rotator.render import print_json
+    from rotator.console.render import print_json
 
     with open_runtime() as rt:
         entries = rt.state.dead_letters()
@@ -145,7 +137,7 @@ def dlq_replay(
         outcomes = _replay(rt, ids, inline=inline, wait=wait, timeout=timeout)
         rt.state.remove_dead_letters([i for i, _ in entries])
     if outcomes is not None:
-        from rotator.render import print_summary
+        from rotator.console.render import print_summary
 
         print_summary(outcomes, time.monotonic() - started, verbose=verbose)
     click.echo(f"replayed {len(ids)} auth config(s) from {len(entries)} entr(y/ies)")

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 import structlog
 
-from rotator.bindings import nanoid_problem
 from rotator.cli.errors import BadInput
-from rotator.config import load_settings
-from rotator.logs import configure_logging
-from rotator.untrusted import plain
+from rotator.console.untrusted import plain
+from rotator.observability.logs import configure_logging
+from rotator.rotation.bindings import nanoid_problem
+from rotator.settings.load import load_settings
 
 if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
     from rotator.runtime import Runtime

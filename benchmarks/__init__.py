@@ -1,0 +1,1 @@
+"""rotator's benchmarks, run from the repository (never shipped): `python -m benchmarks.suite`."""
