@@ -24,10 +24,10 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 import rotator
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.wheel
 
-ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent  # the checkout's venv: build, twine, uv
 
 
