@@ -89,7 +89,7 @@ def _render(url: str, profile: Path) -> tuple[str, list[str]]:
 
 @pytest.mark.parametrize(
     ("page", "expected"),
-    [("", 'class="mermaid"'), ("reference/cli/", "rotator rotate")],
+    [("", 'class="mermaid"'), ("reference/cli/", "rotator dlq replay [OPTIONS]")],
     ids=["home", "cli-reference"],
 )
 def test_the_page_renders_in_chromium_with_no_console_error(
