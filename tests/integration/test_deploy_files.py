@@ -77,15 +77,13 @@ Yaml = dict[str, Any]
 
 
 def _readme_settings() -> set[str]:
-    """Every variable named in the first column of the README's settings table."""
-    readme = (ROOT / "README.md").read_text()
-    assert "\n## Settings\n" in readme, "README.md has no '## Settings' section"
-    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    """Every variable named in the first column of the docs' settings table."""
+    section = (ROOT / "docs/reference/configuration.md").read_text()
     names: set[str] = set()
     for line in section.splitlines():
         if line.startswith("| `"):
             names.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
-    assert len(names) > 25, "the README settings table did not parse"
+    assert len(names) > 25, "the docs' settings table did not parse"
     return names
 
 
@@ -867,7 +865,7 @@ def test_kubernetes_env_names_are_documented_settings_and_load() -> None:
             names |= {e["name"] for e in container.get("env", [])}
             refs = [s["configMapRef"]["name"] for s in container.get("envFrom", [])]
             assert refs == ["rotator-config"], "settings come from the one ConfigMap"
-        assert names <= settings, f"{where}: not in README's settings: {names - settings}"
+        assert names <= settings, f"{where}: not in the docs' settings: {names - settings}"
         secret = {"VAULT_TOKEN", "VAULT_SECRET_ID", "COMPOSIO_API_KEY", "ROTATOR_FINGERPRINT_KEY"}
         secret |= {"ROTATOR_REDIS_URL"}
         assert not secret & set(config), "secrets never go in the ConfigMap"
@@ -963,7 +961,7 @@ def _wait_tls(url: str) -> None:
             time.sleep(0.1)
 
 
-# -- the commands written in the files' headers (and in the README's deploy section) --------------
+# -- the commands written in the files' headers (and in the docs' deploy page) --------------
 
 _COMMAND_START = re.compile(r"^#\s{2,}(docker|kubectl) ")
 

@@ -1,4 +1,5 @@
-"""The README's operator commands, run word for word against real servers and a real worker."""
+"""The docs' runbook (docs/operations/runbook.md): every ``sh`` block, run word for word, in
+order, against real servers and a real worker."""
 
 from __future__ import annotations
 
@@ -17,14 +18,16 @@ from rotator.devkit.sandbox import OpenBaoServer
 from tests.paths import ROOT
 from tests.procs import CELERY_ENV, Procs
 
+RUNBOOK = ROOT / "docs/operations/runbook.md"
+
 
 def runbook_commands() -> list[str]:
-    """The command lines of the first ``sh`` block under "Day-to-day operations"."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("### Day-to-day operations", 1)[1]
-    block = re.search(r"```sh\n(.*?)```", section, re.S)
-    assert block, "no sh block under Day-to-day operations"
-    return [ln for ln in block.group(1).splitlines() if ln.strip() and not ln.startswith("#")]
+    """The command lines of every ``sh`` block of the runbook page, in page order."""
+    blocks = re.findall(r"^```sh\n(.*?)^```", RUNBOOK.read_text(), re.S | re.M)
+    assert len(blocks) >= 4, f"{RUNBOOK}: expected its four runnable sh blocks"
+    return [
+        ln for block in blocks for ln in block.splitlines() if ln.strip() and not ln.startswith("#")
+    ]
 
 
 def _argv(line: str) -> list[str]:

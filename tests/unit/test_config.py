@@ -24,15 +24,15 @@ KEY = "k" * 32
 
 
 def _readme_defaults() -> dict[str, str]:
-    """The README settings table's default column, by variable (backticks removed)."""
-    section = (ROOT / "README.md").read_text().split("\n## Settings\n", 1)[1].split("\n## ")[0]
-    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| `")]
+    """The configuration page's default column, by variable (backticks removed)."""
+    page = (ROOT / "docs/reference/configuration.md").read_text()
+    rows = [line.split(" | ") for line in page.splitlines() if line.startswith("| `")]
     return {cells[0].strip("| `"): cells[1].strip("`") for cells in rows}
 
 
 def test_defaults_are_what_the_readme_says() -> None:
-    """Each default in the README's table, parsed as its variable, is what an empty environment
-    loads; no field is left without a declared variable."""
+    """Each default in the configuration page's table, parsed as its variable, is what an empty
+    environment loads; no field is left without a declared variable."""
     readme = _readme_defaults()
     loaded = load_settings(GOOD)
     checked = 0
