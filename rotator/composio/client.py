@@ -48,6 +48,7 @@ from rotator.composio.request import (
 from rotator.core.errors import ComposioRejected, ComposioUnavailable, PermanentError
 from rotator.core.models import Decision, Payload, ResponseInfo, RetryAction, Secret
 from rotator.core.retry import RetryBudget, decide
+from rotator.observability import metrics
 from rotator.settings.load import Settings, retry_budget
 
 __all__ = ["ComposioClient", "KeyProvider", "Limiter", "PatchResult", "parse_response"]
@@ -277,7 +278,9 @@ class ComposioClient:
             tls = ssl_cause(exc)
             if tls is not None:  # no retry makes a CA trusted
                 raise tls_error(self._client.base_url, tls) from exc
-            return transport_failure(exc), None, b""
+            failed = transport_failure(exc)
+            metrics.composio_answer(method, None, None)
+            return failed, None, b""
         limit = _GET_LIMIT if method == "GET" else BODY_LIMIT
         try:
             answer = inspect_response(
@@ -285,6 +288,7 @@ class ComposioClient:
             )
         finally:
             response.close()
+        metrics.composio_answer(method, answer[0].status, answer[0].slug)
         if self._limiter is not None:
             self._limiter.observe(answer[0])
         return answer

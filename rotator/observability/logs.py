@@ -197,10 +197,41 @@ def _shared() -> list[Processor]:
     ]
 
 
+_METHOD_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+
+def _metered(level: str) -> tuple[list[Processor], int]:
+    """The processors that count the canonical events before the level filter drops any, and
+    the level structlog's bound loggers filter at (INFO at most: the events counted are INFO+)."""
+    from rotator.observability import metrics
+
+    metrics.enable()
+    wanted: int = logging.getLevelName(level)
+    if wanted <= logging.INFO:
+        return [metrics.observe], wanted
+
+    def below_level(_: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+        if _METHOD_LEVELS.get(method, logging.CRITICAL) < wanted:
+            raise structlog.DropEvent
+        return event_dict
+
+    return [metrics.observe, below_level], logging.INFO
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: Literal["json", "console", "auto"] = "auto",
     stream: Any = None,
+    *,
+    metrics: bool = False,
 ) -> None:
     """Configure structlog and route stdlib logging (hvac, httpx, celery) through it.
 
@@ -208,6 +239,9 @@ def configure_logging(
     writes each to the one handler's stream under the handler's lock (no ``LogRecord``, no
     second formatting pass: a third of a rotation's log cost). Libraries' lines go through the
     handler's ``ProcessorFormatter``: the same processors, the same renderer, the same stream.
+
+    ``metrics``: rotator's own lines also feed the Prometheus metrics (``metrics.observe``),
+    the INFO ones too when the level is higher (they are counted, then dropped).
     """
     stream = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
@@ -223,10 +257,11 @@ def configure_logging(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
+    first, floor = _metered(level) if metrics else ([], logging.getLevelName(level))
     structlog.configure(
-        processors=[*_shared(), renderer],
+        processors=[*first, *_shared(), renderer],
         logger_factory=LineFactory(handler),
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        wrapper_class=structlog.make_filtering_bound_logger(floor),
         cache_logger_on_first_use=False,
     )
     root = logging.getLogger()

@@ -203,6 +203,13 @@ class Settings:
     log_level: str = setting(
         "ROTATOR_LOG_LEVEL", Choice(("DEBUG", "INFO", "WARNING", "ERROR"), upper=True), "INFO",
         "the lowest level logged")
+    # -- metrics (issue 25) --
+    metrics_port: int | None = setting(
+        "ROTATOR_METRICS_PORT", Whole(1, 65535), None, "`worker` and `beat` serve Prometheus "
+        "metrics at `http://ROTATOR_METRICS_HOST:PORT/metrics`; unset = off")
+    metrics_host: str = setting(
+        "ROTATOR_METRICS_HOST", Text(what="address"), "127.0.0.1", "address the metrics "
+        "server binds: `0.0.0.0` in a container that Prometheus scrapes from outside")
 # fmt: on
 
 

@@ -169,7 +169,19 @@ app.steps["consumer"].add(liveness_step(settings))
 @signals.setup_logging.connect
 def _setup_logging(**_: Any) -> None:
     s = settings()
-    configure_logging(s.log_level, s.log_format)
+    configure_logging(s.log_level, s.log_format, metrics=s.metrics_port is not None)
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _serve_metrics(**_: Any) -> None:
+    """``ROTATOR_METRICS_PORT``: serve /metrics from this worker or beat (``worker.exporter``)."""
+    from rotator.worker.exporter import serve
+
+    try:
+        serve(settings())
+    except ConfigError as exc:
+        _exit_config(exc)
 
 
 @signals.task_prerun.connect

@@ -36,6 +36,7 @@ from rotator.worker.app import (
     send_batches,
     settings,
 )
+from rotator.worker.exporter import watch as watch_metrics
 from rotator.worker.sweep import sweep as run_sweep
 
 __all__ = ["parse_rotate_args", "rotate", "rotate_batch", "run_batch", "runtime", "sweep"]
@@ -52,6 +53,7 @@ def runtime() -> Runtime:
     with _runtime_lock:
         if _runtime is None:
             _runtime = build_runtime(settings())
+            watch_metrics(_runtime)
         return _runtime
 
 
