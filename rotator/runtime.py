@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from rotator.composio.client import ComposioClient
-from rotator.core.errors import RotatorError
+from rotator.core.errors import ConfigError, RotatorError
 from rotator.core.models import Binding, Secret, VersionMeta
 from rotator.observability.logs import SECRETS, scrub
 from rotator.ratelimit.limiter import RateLimiter
+from rotator.reports.age import AgeRow, age_rows
 from rotator.reports.status import StatusRow, status_rows
+from rotator.rotation.announce import Announcer
 from rotator.rotation.breaker import Breaker
 from rotator.rotation.catalog import Catalog, CatalogView
 from rotator.rotation.service import RotationService
 from rotator.rotation.verify import VerifyingComposio
 from rotator.settings.load import Settings, load_fingerprint_key, retry_budget
 from rotator.state.circuit import CircuitStore
+from rotator.state.outbox import Outbox
 from rotator.state.scripts import STORED_CHUNK  # auth configs per stored-state read
 from rotator.state.store import StateStore
 from rotator.vault.client import VaultClient
+from rotator.webhook.sender import WebhookSender
 
 __all__ = ["READS_IN_FLIGHT", "STORED_CHUNK", "Runtime", "build_runtime", "queue_ttl"]
 
 API_KEY_FIELD = "api_key"
+WEBHOOK_KEY_FIELD = "secret"
 READS_IN_FLIGHT = 16  # Vault reads in flight for the sweep, `status` and `plan`
 
 
@@ -54,6 +61,7 @@ class Runtime:
     catalog: Catalog
     service: RotationService
     limiter: RateLimiter | None = None
+    announcer: Announcer | None = None  # the webhook's outbox side (ops, issue 25)
 
     def redis_primary(self) -> str:
         """A ping, then where Redis writes go now (``StateUnavailable`` when it does not answer)."""
@@ -92,7 +100,34 @@ class Runtime:
             paused=self.state.paused(),
             quarantine_after=self.settings.quarantine_after,
             conflicts=view.conflicts,
+            now=time.time(),
         )
+
+    def age_rows(self, view: CatalogView | None = None) -> list[AgeRow]:
+        """The compliance report's rows: Vault metadata (for each secret's own maximum age)
+        read now, the stored states in one round trip per chunk."""
+        view = self.catalog.view(fresh=True) if view is None else view
+        return age_rows(
+            view.bindings,
+            self.vault_versions(view.bindings),
+            self.state.stored(list(view.bindings)),
+            max_age=self.settings.max_age,
+            now=time.time(),
+        )
+
+    def webhook_sender(self) -> WebhookSender | None:
+        """The webhook's sender, its key read now (a file, or field ``secret`` of a KV v2
+        path); None without ``ROTATOR_WEBHOOK_URL``."""
+        s = self.settings
+        if not s.webhook_url:
+            return None
+        if s.webhook_secret_path:
+            key = self.vault.read_field(s.vault_mount, s.webhook_secret_path, WEBHOOK_KEY_FIELD)
+        else:
+            assert s.webhook_secret_file is not None  # guaranteed by load_settings
+            key = Secret(read_key_file(s.webhook_secret_file, "ROTATOR_WEBHOOK_SECRET_FILE"))
+        SECRETS.register(key.reveal())
+        return WebhookSender(s.webhook_url, key)
 
     def close(self) -> None:
         self.composio.close()
@@ -130,6 +165,11 @@ def build_runtime(settings: Settings) -> Runtime:
         sentinel_password=settings.redis_sentinel_password,
     )
     catalog = Catalog(settings, vault)
+    announcer = Announcer(
+        Outbox(state.redis) if settings.webhook_url else None,
+        state=state,
+        quarantine_after=settings.quarantine_after,
+    )
     service = RotationService(
         vault=vault,
         composio=VerifyingComposio(composio) if settings.verify else composio,
@@ -146,5 +186,17 @@ def build_runtime(settings: Settings) -> Runtime:
             probe_interval=settings.circuit_probe_interval,
             hold_max=min(300.0, settings.visibility_timeout / 4),
         ),
+        announce=announcer.final,
     )
-    return Runtime(settings, vault, composio, state, catalog, service, limiter)
+    return Runtime(settings, vault, composio, state, catalog, service, limiter, announcer)
+
+
+def read_key_file(path: str, name: str) -> str:
+    """A key file's text without the trailing newline; unreadable or blank is a ``ConfigError``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name}={path}: cannot read it ({type(exc).__name__})") from exc
+    if not text.strip():
+        raise ConfigError(f"{name}={path}: the file is empty")
+    return text

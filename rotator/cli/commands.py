@@ -18,6 +18,7 @@ from rotator.cli.errors import OneLineGroup
 from rotator.cli.history import history
 from rotator.cli.inventory import inventory
 from rotator.cli.queued import queue_rotations
+from rotator.cli.report import report  # ops: credential age (issue 25)
 from rotator.cli.service import SERVICE_COMMANDS
 from rotator.cli.shared import (
     EXIT_FAILED,
@@ -213,7 +214,7 @@ def demo(inline: bool) -> None:
     sys.exit(run_demo(inline=inline))
 
 
-for _command in (*SERVICE_COMMANDS, check, history, inventory):
+for _command in (*SERVICE_COMMANDS, check, history, inventory, report):
     cli.add_command(_command)
 
 

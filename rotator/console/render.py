@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rotator.console.untrusted import markup
+from rotator.core.age import show_duration
 from rotator.core.models import Outcome
 from rotator.core.states import Result, RowState
 from rotator.observability.logs import scrub
@@ -129,7 +130,7 @@ def outcomes_json(outcomes: Iterable[Outcome]) -> list[dict[str, object]]:
 
 def print_status(rows: Sequence[StatusRow], out: TextIO | None = None) -> None:
     table = Table(title="auth configs", expand=False)
-    for col in ("auth config", "state", "vault", "applied", "last success", "last error"):
+    for col in ("auth config", "state", "vault", "applied", "age", "last success", "last error"):
         table.add_column(col, overflow="fold")
     for r in rows:
         err = r.last_error
@@ -140,6 +141,7 @@ def print_status(rows: Sequence[StatusRow], out: TextIO | None = None) -> None:
             _c(r.state),
             _s(r.vault_version),
             _s(r.applied_version),
+            show_duration(r.credential_age_seconds),
             _s(r.last_success),
             _s(err),
         )

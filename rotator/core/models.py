@@ -83,6 +83,7 @@ class Binding:
     type: AuthType | None = None
     fields: tuple[FieldMap, ...] = ()
     source: str = "discovery"
+    max_age: float | None = None  # seconds (``0``: off); overrides the secret's and the setting
 
     @property
     def vault_path(self) -> str:
@@ -154,6 +155,7 @@ class VersionMeta:
 
     version: int
     created_time: str | None = None
+    max_age: str | None = None  # the secret's ``custom_metadata`` ``rotator.max_age``, as text
 
 
 @dataclass(frozen=True)

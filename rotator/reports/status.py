@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
+from rotator.core.age import credential_age
 from rotator.core.models import AppliedState, Binding, LastError, StoredState, VersionMeta
 from rotator.core.plan import quarantined
 from rotator.core.plan_meta import recreated
@@ -26,6 +27,7 @@ class StatusRow:
     last_error_slug: str | None
     last_error_request_id: str | None
     last_success: str | None
+    credential_age_seconds: float | None = None  # since the live version's Vault creation
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -99,9 +101,11 @@ def status_rows(
     paused: tuple[bool, set[str]],
     quarantine_after: int,
     conflicts: Mapping[str, tuple[str, ...]] | None = None,
+    now: float | None = None,
 ) -> list[StatusRow]:
     """Every auth config's row, sorted by id; ``versions`` holds Vault's version, or why Vault
-    could not tell; ``conflicts``: nanoids found at several paths (an ``ambiguous_row`` each)."""
+    could not tell; ``conflicts``: nanoids found at several paths (an ``ambiguous_row`` each);
+    ``now``: the clock the live credential's age is measured with (None: no age)."""
     everything_paused, paused_ids = paused
     rows = []
     for nanoid, b in bindings.items():
@@ -109,27 +113,28 @@ def status_rows(
         version = found.version if isinstance(found, VersionMeta) else None
         created = found.created_time if isinstance(found, VersionMeta) else None
         err = s.last_error
-        rows.append(
-            status_row(
-                auth_config_id=nanoid,
-                vault_path=b.vault_path,
-                vault_version=version,
-                applied=s.applied,
-                vault_created=created,
-                last_error=err,
-                vault_problem=found if isinstance(found, str) else None,
-                paused=everything_paused or nanoid in paused_ids,
-                quarantined=err is not None
-                and quarantined(
-                    failures=s.failures,
-                    error_version=err.vault_version,
-                    current_version=version,
-                    quarantine_after=quarantine_after,
-                    error_created=err.vault_created,
-                    current_created=created,
-                ),
-            )
+        live = s.applied.vault_created if s.applied else None
+        age = credential_age(live, now=now) if now is not None else None
+        row = status_row(
+            auth_config_id=nanoid,
+            vault_path=b.vault_path,
+            vault_version=version,
+            applied=s.applied,
+            vault_created=created,
+            last_error=err,
+            vault_problem=found if isinstance(found, str) else None,
+            paused=everything_paused or nanoid in paused_ids,
+            quarantined=err is not None
+            and quarantined(
+                failures=s.failures,
+                error_version=err.vault_version,
+                current_version=version,
+                quarantine_after=quarantine_after,
+                error_created=err.vault_created,
+                current_created=created,
+            ),
         )
+        rows.append(replace(row, credential_age_seconds=None if age is None else round(age, 1)))
     rows += [ambiguous_row(n, paths) for n, paths in (conflicts or {}).items()]
     return sorted(rows, key=lambda r: r.auth_config_id)
 

@@ -7,6 +7,7 @@ path segment. The bindings file covers everything else::
     auth_config = "ac_1a2b3c"          # the Composio nanoid
     path = "teams/payments/stripe"     # KV v2 path, relative to the mount
     mount = "secret"                   # optional, default ROTATOR_VAULT_MOUNT
+    max_age = "90d"                    # optional, overrides ROTATOR_MAX_AGE and the secret's
     type = "custom"                    # optional: custom | default
     [binding.credentials]              # Composio field = Vault key
     api_key = "stripe_key"
@@ -23,6 +24,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from rotator.core.age import parse_duration
 from rotator.core.errors import ConfigError
 from rotator.core.models import AuthType, Binding, FieldMap, Section
 
@@ -39,7 +41,15 @@ __all__ = [
 
 NANOID_RE = re.compile(r"ac_[A-Za-z0-9_-]{1,64}")  # always with fullmatch: "$" takes a "\n"
 NANOID_RULE = "ac_ followed by 1-64 letters, digits, _ or -"
-_KNOWN_KEYS = {"auth_config", "path", "mount", "type", "credentials", "shared_credentials"}
+_KNOWN_KEYS = {
+    "auth_config",
+    "path",
+    "mount",
+    "type",
+    "credentials",
+    "shared_credentials",
+    "max_age",
+}
 _SHOWN = 60
 
 
@@ -114,6 +124,7 @@ def _one(where: str, raw: Mapping[str, object], mount: str, problems: list[str])
         problems.append(f"{where}: map at least one field in [credentials] or [shared_credentials]")
     if auth_type == "default" and any(f.section == "credentials" for f in fields):
         problems.append(f"{where}: type default (Composio-managed) cannot carry credentials")
+    max_age = _max_age(where, raw.get("max_age"), problems)
     if len(problems) > before:
         return None
     typed: AuthType | None = (
@@ -126,7 +137,19 @@ def _one(where: str, raw: Mapping[str, object], mount: str, problems: list[str])
         type=typed,
         fields=tuple(fields),
         source=where,
+        max_age=max_age,
     )
+
+
+def _max_age(where: str, raw: object, problems: list[str]) -> float | None:
+    """A binding's ``max_age = "90d"`` (overrides the secret's and ``ROTATOR_MAX_AGE``)."""
+    if raw is None:
+        return None
+    try:
+        return parse_duration(raw) if isinstance(raw, str) else parse_duration("?")
+    except ValueError as exc:
+        problems.append(f"{where}: max_age {shown(raw)} {exc}")
+        return None
 
 
 def parse_bindings(doc: Mapping[str, object], *, name: str, mount: str) -> list[Binding]:

@@ -57,8 +57,10 @@ class RotationService:
         breaker: Breaker,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        announce: Callable[[Outcome], None] = lambda _o: None,
     ) -> None:
-        """``queue_ttl``: a dedupe key's life past the countdown; ``max_retries``: requeues."""
+        """``queue_ttl``: a dedupe key's life past the countdown; ``max_retries``: requeues;
+        ``announce``: given every outcome returned (the webhook queues the final ones)."""
         self.vault = vault
         self.composio = composio
         self.state = state
@@ -72,23 +74,25 @@ class RotationService:
         self._clock = clock
         self._rand = rand
         self.breaker = breaker
+        self.announce = announce
 
     def plan(self, binding: Binding, applied: AppliedState | None, *, force: bool = False) -> Plan:
-        """What ``rotate`` would do now against ``applied`` (read by the caller: ``rotator
-        plan`` reads every one in one round trip), with no writes."""
+        """What ``rotate`` would do now against ``applied`` (read by the caller), no writes."""
         return self.preview.plan(binding, applied, force=force)
 
     def rotate(self, nanoid: str, *, force: bool = False, version: int | None = None) -> Outcome:
         """Inline (CLI, replay, demo): the pause gate, then one attempt; safe to repeat."""
-        return self._gated(nanoid, _Call(force, version, retries=0))
+        outcome = self._gated(nanoid, _Call(force, version, retries=0))
+        self.announce(outcome)
+        return outcome
 
     def rotate_queued(
         self, nanoid: str, *, force: bool, version: int | None, retries: int, hold: bool = True
     ) -> Outcome:
-        """One Celery delivery (``retries`` requeues so far). ``retry_later`` means: requeue in
-        ``retry_in`` s (the dedupe key now outlives that); any other outcome is final (retries
-        ran out: dead-lettered) and releases the dedupe key. ``hold``: wait in this thread while
-        the open breaker holds the PATCH back (a batch's entry does not: it requeues at once)."""
+        """One Celery delivery (``retries`` requeues so far). ``retry_later``: requeue in
+        ``retry_in`` s (the dedupe key outlives that); any other outcome is final (retries ran
+        out: dead-lettered) and releases the dedupe key. ``hold``: wait here while the open
+        breaker holds the PATCH back (a batch's entry requeues at once)."""
 
         def attempt() -> Outcome:
             return self._gated(nanoid, _Call(force, version, retries))
@@ -102,6 +106,7 @@ class RotationService:
             outcome = self.give_up(outcome)
         if outcome.result is not Result.SUCCEEDED:  # a success released it with its record
             best_effort(lambda: self.state.release_queue(nanoid))
+        self.announce(outcome)  # final: the webhook's outbox (one Redis write, no waiting)
         return outcome
 
     def _gated(self, nanoid: str, call: _Call) -> Outcome:
@@ -190,10 +195,7 @@ class RotationService:
     ) -> Outcome:
         secret, payload, fp, plan = pushed
         applied_now = AppliedState(
-            secret.version,
-            fp,
-            self._clock(),
-            result.request_id,
+            *(secret.version, fp, self._clock(), result.request_id),
             vault_path=b.vault_path,
             binding=self.preview.bound(b),
             vault_created=secret.created_time,

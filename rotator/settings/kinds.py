@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
+from rotator.core.age import parse_duration, show_duration
 from rotator.core.models import Secret
 
 __all__ = [
     "Choice",
+    "Duration",
     "Flag",
     "Invalid",
     "Kind",
@@ -219,6 +221,23 @@ class Whole(Kind[int]):
 
     def allowed(self) -> str:
         return f"at least {self.low} and at most {self.high}"
+
+
+@dataclass(frozen=True)
+class Duration(Kind[float]):
+    """A duration in seconds: ``90d``, ``36h``, ``30m``, ``45s``, or ``0`` (off)."""
+
+    def parse(self, raw: str) -> float:
+        try:
+            return parse_duration(raw)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+
+    def allowed(self) -> str:
+        return "`0` or a duration: `90d`, `36h`, `30m`, `45s`"
+
+    def show(self, value: float) -> str:
+        return show_duration(value)
 
 
 def or_words(words: list[str]) -> str:

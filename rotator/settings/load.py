@@ -84,6 +84,16 @@ _RULES: tuple[Rule, ...] = (
     _rule("COMPOSIO_BASE_URL")(
         lambda s: _plain_http("COMPOSIO_BASE_URL", s.composio_base_url, None)
     ),
+    _rule("ROTATOR_WEBHOOK_URL")(
+        lambda s: _plain_http("ROTATOR_WEBHOOK_URL", s.webhook_url, None) if s.webhook_url else None
+    ),
+    _rule("ROTATOR_WEBHOOK_URL", "ROTATOR_WEBHOOK_SECRET_FILE", "ROTATOR_WEBHOOK_SECRET_PATH")(
+        lambda s: _when(
+            bool(s.webhook_url) != (bool(s.webhook_secret_file) != bool(s.webhook_secret_path)),
+            "ROTATOR_WEBHOOK_URL needs exactly one of ROTATOR_WEBHOOK_SECRET_FILE and "
+            "ROTATOR_WEBHOOK_SECRET_PATH (and they need the URL)",
+        )
+    ),
     _rule("ROTATOR_REDIS_URL", "ROTATOR_REDIS_SENTINEL_MASTER")(
         lambda s: _when(
             uses_sentinel(s.redis_url) and not s.redis_sentinel_master,

@@ -18,7 +18,17 @@ from typing import Any, Literal, TypeVar, overload
 
 from rotator.core.models import RetryAction, Secret
 from rotator.settings.formats import RateAuto, RateCap, RedisUrl, SlugOverrides
-from rotator.settings.kinds import Choice, Flag, Kind, Number, SecretText, Text, Url, Whole
+from rotator.settings.kinds import (
+    Choice,
+    Duration,
+    Flag,
+    Kind,
+    Number,
+    SecretText,
+    Text,
+    Url,
+    Whole,
+)
 
 __all__ = ["SETTINGS", "LogFormat", "Setting", "Settings", "VaultAuth", "render_table"]
 
@@ -210,6 +220,21 @@ class Settings:
     metrics_host: str = setting(
         "ROTATOR_METRICS_HOST", Text(what="address"), "127.0.0.1", "address the metrics "
         "server binds: `0.0.0.0` in a container that Prometheus scrapes from outside")
+    # -- ops: credential age and the signed webhook (issue 25) --
+    max_age: float = setting(
+        "ROTATOR_MAX_AGE", Duration(), 0.0, "oldest a live credential may be (from its Vault "
+        "version's creation time) before it is overdue; a binding's `max_age` or the secret's "
+        "`custom_metadata` `rotator.max_age` overrides it; `0` = off")
+    webhook_url: str | None = setting(
+        "ROTATOR_WEBHOOK_URL", Url(), None, "receives a signed JSON POST per final rotation "
+        "outcome and overdue credential; plain `http://` only on loopback")
+    webhook_secret_file: str | None = setting(
+        "ROTATOR_WEBHOOK_SECRET_FILE", _FILE, None, "file holding the webhook's HMAC-SHA256 "
+        "key (`X-Rotator-Signature-256`)", needs_file=True)
+    webhook_secret_path: str | None = setting(
+        "ROTATOR_WEBHOOK_SECRET_PATH", _MOUNT, None, "instead of the file: KV v2 path (same "
+        "mount) whose field `secret` holds the key")
+    # -- end ops --
 # fmt: on
 
 

@@ -32,6 +32,17 @@ class Keys:
     def queued(cls, nanoid: str) -> str:
         return f"{cls.prefix}:queued:{nanoid}"
 
+    @classmethod
+    def overdue(cls, nanoid: str) -> str:
+        """Set for a day after a ``credential.overdue`` event: at most one a day."""
+        return f"{cls.prefix}:overdue:{nanoid}"
+
+    @classmethod
+    def webhook(cls, delivery: str) -> str:
+        """One webhook delivery: its body, enqueue time and attempts (no value, ever)."""
+        return f"{cls.prefix}:webhook:{delivery}"
+
+    webhook_due = "rotator:webhook:due"  # delivery key -> when it is next due (ZSET)
     audit = "rotator:audit"
     dead_letter = "rotator:dlq"
     paused = "rotator:paused"

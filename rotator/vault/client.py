@@ -16,6 +16,7 @@ from typing import Any, Self, TypeVar
 import requests
 from hvac import exceptions as hvac_exc
 
+from rotator.core.age import METADATA_KEY
 from rotator.core.errors import SecretFormatError, SecretNotFound, VaultUnavailable
 from rotator.core.models import Secret, SecretVersion, VersionMeta
 from rotator.settings.load import Settings
@@ -121,7 +122,10 @@ class VaultClient:
         if entry.get("destroyed") or entry.get("deletion_time"):
             state = "destroyed" if entry.get("destroyed") else "deleted"
             raise SecretNotFound(f"{where}: current version {current} is {state}", status=404)
-        return VersionMeta(current, canonical_time(entry.get("created_time")))
+        custom = meta.get("custom_metadata")
+        raw = custom.get(METADATA_KEY) if isinstance(custom, dict) else None
+        max_age = raw[:64] if isinstance(raw, str) else None if raw is None else repr(raw)[:64]
+        return VersionMeta(current, canonical_time(entry.get("created_time")), max_age)
 
     def read_field(self, mount: str, path: str, field: str) -> Secret:
         """One non-empty string field of the latest version, e.g. an API key at ``api_key``."""

@@ -17,6 +17,7 @@ from rotator.core.states import SweepAction
 from rotator.observability.logs import scrub
 from rotator.rotation.catalog import ambiguous_error
 from rotator.runtime import READS_IN_FLIGHT, Runtime
+from rotator.worker.overdue import announce_overdue
 
 __all__ = ["SweepSummary", "sweep"]
 
@@ -128,6 +129,7 @@ def _slice(
             counts[_SKIP_COUNTS[decision.action]] += 1
         else:
             due.append((nanoid, decision, version))
+    announce_overdue(rt, bindings, briefs, versions, now=now)  # ops: at most once a day each
     claimed = set(rt.state.claim_queues([n for n, _, _ in due], ttl=queue_ttl))  # one round trip
     for nanoid, decision, version in due:
         if nanoid not in claimed:

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 from celery import Task
-from celery.signals import worker_shutting_down
+from celery.signals import worker_ready, worker_shutting_down
 
 from rotator.core.batching import Entry, parse_entries
 from rotator.core.circuit import WAIT_REASON
@@ -38,6 +38,7 @@ from rotator.worker.app import (
 )
 from rotator.worker.exporter import watch as watch_metrics
 from rotator.worker.sweep import sweep as run_sweep
+from rotator.worker.webhooks import Deliverer
 
 __all__ = ["parse_rotate_args", "rotate", "rotate_batch", "run_batch", "runtime", "sweep"]
 
@@ -62,6 +63,22 @@ def _stop_holding(**_: object) -> None:
     """A worker shutting down stops holding rotations back in its threads (they requeue)."""
     if _runtime is not None:
         _runtime.service.breaker.stopping.set()
+    if _deliverer is not None:
+        _deliverer.stop.set()
+
+
+_deliverer: Deliverer | None = None
+
+
+@worker_ready.connect
+def _start_webhooks(**_: object) -> None:
+    """With ``ROTATOR_WEBHOOK_URL``: this worker drains the webhook's outbox (``webhooks``)."""
+    global _deliverer  # noqa: PLW0603  (one per worker process)
+    rt = runtime()
+    sender = rt.webhook_sender()
+    if sender is not None and rt.announcer is not None and rt.announcer.outbox is not None:
+        _deliverer = Deliverer(rt.announcer.outbox, sender)
+        _deliverer.start()
 
 
 def parse_rotate_args(auth_config_id: object, force: object, version: object) -> str | None:
