@@ -30,14 +30,19 @@ RUN --mount=type=secret,id=pipcert \
     if [ -s /run/secrets/pipcert ]; then export PIP_CERT=/run/secrets/pipcert; fi \
     && /opt/rotator/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements.lock
 
-# The project itself, as a wheel, without dependencies (all of them come from the lock above);
-# pip check fails the build if the lock does not satisfy rotator's requirements.
+# The project itself, as a wheel, without dependencies (all of them come from the lock above),
+# built with the locked setuptools (deploy/build.lock; no build isolation, so nothing unpinned is
+# fetched); pip check fails the build if the lock does not satisfy rotator's requirements.
+COPY deploy/build.lock /tmp/build.lock
+RUN --mount=type=secret,id=pipcert \
+    if [ -s /run/secrets/pipcert ]; then export PIP_CERT=/run/secrets/pipcert; fi \
+    && /opt/rotator/bin/pip install --require-hashes --only-binary=:all: -r /tmp/build.lock
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY rotator ./rotator
 RUN --mount=type=secret,id=pipcert \
     if [ -s /run/secrets/pipcert ]; then export PIP_CERT=/run/secrets/pipcert; fi \
-    && /opt/rotator/bin/pip wheel --no-deps --wheel-dir /tmp/wheels . \
+    && /opt/rotator/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
     && /opt/rotator/bin/pip install --no-deps --no-index /tmp/wheels/rotator-*.whl \
     && /opt/rotator/bin/pip check \
     && /opt/rotator/bin/pip uninstall --yes pip setuptools

@@ -264,25 +264,31 @@ def test_dockerfile_uses_cli_commands_that_exist() -> None:
     assert not missing, f"the image runs `rotator {' / '.join(sorted(missing))}`: not a command"
 
 
-def test_dockerfile_installs_only_the_hashed_lock() -> None:
-    """Every pip install is either the lock with --require-hashes or the local wheel, no deps."""
+def test_dockerfile_installs_only_the_hashed_locks() -> None:
+    """Every pip install is a lock with --require-hashes (the runtime's, then the build's
+    setuptools) or the local wheel with no deps, and the wheel is built without isolation (an
+    isolated build would fetch an unpinned setuptools)."""
     builder = _stages()[0]
     copies = [i.args for i in builder if i.keyword == "COPY"]
     assert "deploy/requirements.lock /tmp/requirements.lock" in copies
-    installs = [
+    assert "deploy/build.lock /tmp/build.lock" in copies
+    segments = [
         segment.strip()
         for ins in builder
         if ins.keyword == "RUN"
         for segment in ins.args.split("&&")
-        if " install " in segment
     ]
-    assert len(installs) == 2, installs
-    lock_install, wheel_install = installs
-    assert "--require-hashes" in lock_install.split()
-    assert "--only-binary=:all:" in lock_install.split()
-    assert "-r /tmp/requirements.lock" in lock_install
+    installs = [s for s in segments if " install " in s]
+    assert len(installs) == 3, installs
+    lock_install, build_install, wheel_install = installs
+    for install, lock in ((lock_install, "requirements"), (build_install, "build")):
+        assert "--require-hashes" in install.split()
+        assert "--only-binary=:all:" in install.split()
+        assert f"-r /tmp/{lock}.lock" in install
     assert {"--no-deps", "--no-index"} <= set(wheel_install.split())
     assert "rotator-*.whl" in wheel_install
+    (build,) = [s for s in segments if " wheel " in s]
+    assert {"--no-deps", "--no-build-isolation"} <= set(build.split())
     assert any("pip check" in i.args for i in builder if i.keyword == "RUN")
 
 
