@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import cast
 
 import redis
+from redis.client import NEVER_DECODE
 from redis.lock import Lock
 
 from rotator.core.circuit import decode
@@ -19,10 +20,11 @@ from rotator.core.errors import LockBusy
 from rotator.core.models import AppliedState, Brief, LastError, Secret, StoredState
 from rotator.core.states import ErrorKind
 from rotator.state import connection as redis_conn
-from rotator.state.codec import applied_from, flat, last_error_from, opt_int
+from rotator.state import records
+from rotator.state.codec import Reply, applied_from, failures_from, flat, last_error_from
 from rotator.state.keys import STREAM_MAXLEN, Keys
 from rotator.state.lock import Begun, HeldLock, translated
-from rotator.state.scripts import Scripts
+from rotator.state.scripts import Scripts, raw_command
 
 # Keys is re-exported: ratelimit.py and tests/test_ratelimit.py import it from here.
 __all__ = ["Begun", "Keys", "StateStore"]
@@ -62,10 +64,21 @@ class StateStore:
     def close(self) -> None:
         self.redis.close()
 
+    def _raw(self, command: str, key: str) -> Reply:
+        """One record read undecoded (``codec`` parses it); a key of another type gives its
+        WRONGTYPE error as the reply, read as absent for its auth config alone."""
+        try:
+            return raw_command(self.redis, command, key)
+        except redis.ResponseError as exc:
+            if str(exc).startswith("WRONGTYPE"):
+                return exc
+            raise
+
     # applied state
     @translated
     def get_applied(self, nanoid: str) -> AppliedState | None:
-        return applied_from(cast(dict[str, str], self.redis.hgetall(Keys.applied(nanoid))))
+        key = Keys.applied(nanoid)
+        return records.Records(nanoid).parse(key, applied_from, self._raw("HGETALL", key), None)
 
     @translated
     def begin(self, nanoid: str, *, ttl: float) -> Begun:
@@ -80,7 +93,11 @@ class StateStore:
             nanoid=nanoid,
             paused=opened.paused,
             lock=lock,
-            applied=applied_from(opened.applied) if opened.took else None,
+            applied=records.Records(nanoid).parse(
+                Keys.applied(nanoid), applied_from, opened.applied, None
+            )
+            if opened.took
+            else None,
             lock_ttl=ttl,
             circuit=decode(opened.circuit),
         )
@@ -108,25 +125,21 @@ class StateStore:
     # errors
     @translated
     def record_error(self, nanoid: str, error: LastError, *, audit: Mapping[str, object]) -> int:
-        """Store the last error; return the count of consecutive permanent failures."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(Keys.last_error(nanoid))
-        pipe.hset(Keys.last_error(nanoid), mapping=flat(error.__dict__))
-        if error.kind is ErrorKind.PERMANENT:
-            pipe.incr(Keys.failures(nanoid))
-        else:
-            pipe.get(Keys.failures(nanoid))
-        pipe.xadd(Keys.audit, flat(audit), maxlen=STREAM_MAXLEN, approximate=True)
-        res = pipe.execute()
-        return int(res[2] or 0)
+        """Store the last error, in one round trip (``lua.RECORD_ERROR``); return the count of
+        consecutive permanent failures (a damaged count starts again)."""
+        permanent = error.kind is ErrorKind.PERMANENT
+        raw = self._scripts.record_error(nanoid, error.__dict__, audit, count=permanent)
+        return records.Records(nanoid).parse(Keys.failures(nanoid), failures_from, raw, 0)
 
     @translated
     def get_last_error(self, nanoid: str) -> LastError | None:
-        return last_error_from(cast(dict[str, str], self.redis.hgetall(Keys.last_error(nanoid))))
+        key = Keys.last_error(nanoid)
+        return records.Records(nanoid).parse(key, last_error_from, self._raw("HGETALL", key), None)
 
     @translated
     def consecutive_failures(self, nanoid: str) -> int:
-        return int(cast(str | None, self.redis.get(Keys.failures(nanoid))) or 0)
+        key = Keys.failures(nanoid)
+        return records.Records(nanoid).parse(key, failures_from, self._raw("GET", key), 0)
 
     # streams
     @translated
@@ -208,9 +221,10 @@ class StateStore:
         """(everything paused?, the auth configs paused one by one)."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.exists(Keys.paused)
-        pipe.smembers(Keys.paused_ids)
+        raw: dict[str, object] = {NEVER_DECODE: []}  # each member is decoded on its own
+        pipe.execute_command("SMEMBERS", Keys.paused_ids, **raw)  # type: ignore[no-untyped-call]
         everything, ids = pipe.execute()
-        return bool(everything), set(ids)
+        return bool(everything), records.members(Keys.paused_ids, ids)
 
     def claim_queue(self, nanoid: str, *, ttl: float) -> bool:
         """Mark an auth config as queued; False when it already is (the sweep's dedupe key)."""
@@ -249,30 +263,12 @@ class StateStore:
     def stored(self, nanoids: list[str]) -> dict[str, StoredState]:
         """Applied state, last error and failure count of each auth config: one script call
         per 1,024 of them (``state_scripts.READ_STORED``)."""
-        return {
-            nanoid: StoredState(
-                applied=applied_from(applied),
-                last_error=last_error_from(error),
-                failures=int(failures or 0),
-            )
-            for nanoid, (applied, error, failures) in zip(
-                nanoids, self._scripts.stored(nanoids), strict=True
-            )
-        }
+        raw = self._scripts.stored(nanoids)
+        return {n: records.stored(n, r) for n, r in zip(nanoids, raw, strict=True)}
 
     @translated
     def briefs(self, nanoids: list[str]) -> dict[str, Brief]:
-        """What the sweep needs per auth config: one script call per 1,024 of them."""
-        out = {}
-        for nanoid, (version, at, created, err_version, err_created, failures) in zip(
-            nanoids, self._scripts.briefs(nanoids), strict=True
-        ):
-            out[nanoid] = Brief(
-                applied_version=opt_int(version),
-                applied_at=float(at) if at else None,
-                failures=int(failures or 0),
-                error_version=opt_int(err_version),
-                applied_created=created,
-                error_created=err_created,
-            )
-        return out
+        """What the sweep needs per auth config: one script call per 1,024 of them. A damaged
+        record reads as absent for its auth config alone (``Brief.unreadable``)."""
+        raw = self._scripts.briefs(nanoids)
+        return {n: records.brief(n, r) for n, r in zip(nanoids, raw, strict=True)}
