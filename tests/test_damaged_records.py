@@ -289,3 +289,28 @@ def test_dedupe_and_lock_keys_without_a_ttl_do_not_hold_a_config_for_ever(stack:
     assert 0 < int(raw.pttl(Keys.queued("ac_k_q"))) <= 60_000
     assert stack.rt.service.rotate("ac_k_l").result == "succeeded"
     assert raw.exists(Keys.lock("ac_k_l")) == 0
+
+
+def test_a_stream_entry_that_is_not_utf8_is_left_out_and_the_others_read(
+    stack: Stack, log_stream: io.StringIO
+) -> None:
+    """An audit or dead-letter entry whose text is not UTF-8 is left out (logged, never
+    quoted); `dlq list` and the audit readers show every other entry."""
+    raw = redis.Redis.from_url(stack.env["ROTATOR_REDIS_URL"])
+    for key in (Keys.dead_letter, Keys.audit):
+        raw.xadd(key, {"auth_config_id": "ac_s1", "reason": "one"})
+        raw.xadd(key, {"auth_config_id": "ac_s2", "reason": b"\xff\xfe"})
+        raw.xadd(key, {"auth_config_id": "ac_s3", "reason": "three"})
+    listed = run_cli(stack.env, "dlq", "list", "--json")
+    assert_cli_ok(listed)
+    assert [e["auth_config_id"] for e in json.loads(listed.stdout)] == ["ac_s1", "ac_s3"]
+    state = stack.rt.state
+    assert [e["auth_config_id"] for _, e in state.audit_newest()] == ["ac_s3", "ac_s1"]
+    assert [e["auth_config_id"] for _, e in state.audit_events()] == ["ac_s1", "ac_s3"]
+    assert [e["auth_config_id"] for _, e in state.audit_after("0", block_ms=0)] == [
+        "ac_s1",
+        "ac_s3",
+    ]
+    found = _unreadable(log_stream)
+    assert {e["key"] for e in found} == {Keys.audit} and len(found) == 3
+    assert all(not VALUES.search(json.dumps(e)) for e in found)

@@ -9,7 +9,7 @@ rotation rewrites its records.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 import structlog
@@ -26,7 +26,7 @@ from rotator.state.codec import (
 )
 from rotator.state.keys import Keys
 
-__all__ = ["Records", "brief", "members", "stored"]
+__all__ = ["Records", "brief", "entries", "members", "stored"]
 
 log = structlog.get_logger("rotator.state")
 T = TypeVar("T")
@@ -94,4 +94,21 @@ def members(key: str, raw: Iterable[bytes]) -> set[str]:
             out.add(member.decode("utf-8"))
         except UnicodeDecodeError:
             log.warning("state.unreadable", key=key, problem="a member is not UTF-8 text")
+    return out
+
+
+def entries(
+    key: str, raw: Iterable[tuple[bytes, Mapping[bytes, bytes] | None]]
+) -> list[tuple[str, dict[str, str]]]:
+    """A stream's entries (the audit trail, the dead letter) as text; one whose fields are not
+    UTF-8 is left out, logged, and the others are read."""
+    out = []
+    for entry_id, fields in raw:
+        try:
+            text = {k.decode("utf-8"): v.decode("utf-8") for k, v in (fields or {}).items()}
+        except UnicodeDecodeError:
+            shown = entry_id.decode("ascii", errors="replace")[:40]
+            log.warning("state.unreadable", key=key, entry_id=shown, problem="not UTF-8 text")
+            continue
+        out.append((entry_id.decode("ascii", errors="replace"), text))
     return out

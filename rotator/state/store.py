@@ -155,9 +155,7 @@ class StateStore:
 
     @translated
     def dead_letters(self, count: int = 1000) -> list[tuple[str, dict[str, str]]]:
-        return cast(
-            list[tuple[str, dict[str, str]]], self.redis.xrange(Keys.dead_letter, count=count)
-        )
+        return self._entries("XRANGE", Keys.dead_letter, "-", "+", "COUNT", count)
 
     @translated
     def remove_dead_letters(self, ids: list[str]) -> int:
@@ -165,26 +163,25 @@ class StateStore:
 
     @translated
     def audit_events(self, count: int = 1000) -> list[tuple[str, dict[str, str]]]:
-        return cast(list[tuple[str, dict[str, str]]], self.redis.xrange(Keys.audit, count=count))
+        return self._entries("XRANGE", Keys.audit, "-", "+", "COUNT", count)
 
     @translated
     def audit_newest(
         self, *, before: str = "+", oldest: str = "-", count: int = 500
     ) -> list[tuple[str, dict[str, str]]]:
         """Audit events newest first (XREVRANGE), from ``before`` down to ``oldest``."""
-        return cast(
-            list[tuple[str, dict[str, str]]],
-            self.redis.xrevrange(Keys.audit, max=before, min=oldest, count=count),
-        )
+        return self._entries("XREVRANGE", Keys.audit, before, oldest, "COUNT", count)
 
     @translated
     def audit_after(self, last: str, *, block_ms: int) -> list[tuple[str, dict[str, str]]]:
         """Audit events after ``last`` ("$": from now), waiting up to ``block_ms`` (0: no wait)."""
-        res = cast(
-            list[tuple[str, list[tuple[str, dict[str, str]]]]],
-            self.redis.xread({Keys.audit: last}, count=100, block=block_ms or None),
-        )
-        return [entry for _stream, entries in res or [] for entry in entries]
+        wait = ["BLOCK", block_ms] if block_ms else []
+        res = raw_command(self.redis, "XREAD", "COUNT", 100, *wait, "STREAMS", Keys.audit, last)
+        return records.entries(Keys.audit, [e for _stream, got in res or [] for e in got])
+
+    def _entries(self, command: str, key: str, *args: object) -> list[tuple[str, dict[str, str]]]:
+        """A stream's entries read undecoded, each decoded on its own (``records.entries``)."""
+        return records.entries(key, raw_command(self.redis, command, key, *args))
 
     # locks
     @translated
