@@ -31,9 +31,7 @@ __all__ = [
 
 Field = bytes | bytearray | memoryview | str | int | float
 Reply = object  # one key as Redis gave it: bytes, None, a hash, or the error of another type
-Opt = bytes | None
 
-_COUNT = re.compile(rb"[0-9]{1,19}")
 _TIME = re.compile(rb"[0-9]{1,12}(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,3})?")
 LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last second ``datetime`` can show
 _KINDS = frozenset(kind.value for kind in ErrorKind)
@@ -54,9 +52,16 @@ def _not(reply: Reply, wanted: str) -> Unreadable:
     return Unreadable(f"the key is not {wanted}")
 
 
-def text(raw: Opt, field: str) -> str | None:
+def _bytes(raw: object, field: str) -> bytes | None:
+    if raw is None or isinstance(raw, bytes):
+        return raw or None
+    raise Unreadable(f"{field} is not a string")
+
+
+def text(raw: object, field: str) -> str | None:
     """UTF-8 text; None when missing or empty."""
-    if not raw:
+    raw = _bytes(raw, field)
+    if raw is None:
         return None
     try:
         return raw.decode("utf-8")
@@ -64,18 +69,20 @@ def text(raw: Opt, field: str) -> str | None:
         raise Unreadable(f"{field} is not UTF-8 text") from None
 
 
-def count(raw: Opt, field: str) -> int | None:
+def count(raw: object, field: str) -> int | None:
     """A whole number in ASCII digits; None when missing or empty."""
-    if not raw:
+    raw = _bytes(raw, field)
+    if raw is None:
         return None
-    if not _COUNT.fullmatch(raw):
+    if not (raw.isdigit() and len(raw) <= 19):  # bytes.isdigit: ASCII digits only
         raise Unreadable(f"{field} is not a whole number")
     return int(raw)
 
 
-def moment(raw: Opt, field: str) -> float | None:
+def moment(raw: object, field: str) -> float | None:
     """A Unix time as rotator writes it (``str(float)``); None when missing or empty."""
-    if not raw:
+    raw = _bytes(raw, field)
+    if raw is None:
         return None
     at = float(raw) if _TIME.fullmatch(raw) else None
     if at is None or at > LATEST:  # the pattern takes no nan, inf or sign; 1e400 is inf
@@ -92,13 +99,9 @@ def _hash(reply: Reply) -> Mapping[bytes, bytes]:
     raise _not(reply, "a hash")
 
 
-def _opt(x: object) -> bool:
-    return x is None or isinstance(x, bytes)
-
-
-def _fields(reply: Reply, n: int) -> list[Opt]:
-    """``n`` fields as HMGET returns them (None: missing)."""
-    if isinstance(reply, list) and len(reply) == n and all(_opt(x) for x in reply):
+def _fields(reply: Reply, n: int) -> list[object]:
+    """``n`` fields as HMGET returns them (None: missing; each is checked as it is parsed)."""
+    if isinstance(reply, list) and len(reply) == n:
         return reply
     raise _not(reply, "a hash")
 

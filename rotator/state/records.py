@@ -41,15 +41,18 @@ class Records:
         self.nanoid = nanoid
         self.unreadable = False
 
-    def parse(self, key: str, parse: Callable[[Reply], T], reply: Reply, absent: T) -> T:
-        """``parse(reply)``, or ``absent`` (logged) when the record is damaged."""
+    def parse(
+        self, key: Callable[[str], str], parse: Callable[[Reply], T], reply: Reply, absent: T
+    ) -> T:
+        """``parse(reply)``, or ``absent`` (logged, with the key ``key(nanoid)``) when the
+        record is damaged."""
         try:
             return parse(reply)
         except Unreadable as exc:
             self.unreadable = True
             log.warning(
                 "state.unreadable",
-                key=key,
+                key=key(self.nanoid),
                 auth_config_id=self.nanoid,
                 problem=str(exc),
                 read_as="absent",
@@ -62,9 +65,9 @@ def stored(nanoid: str, raw: tuple[Reply, Reply, Reply]) -> StoredState:
     applied, error, failures = raw
     one = Records(nanoid)
     return StoredState(
-        applied=one.parse(Keys.applied(nanoid), applied_from, applied, None),
-        last_error=one.parse(Keys.last_error(nanoid), last_error_from, error, None),
-        failures=one.parse(Keys.failures(nanoid), failures_from, failures, 0),
+        applied=one.parse(Keys.applied, applied_from, applied, None),
+        last_error=one.parse(Keys.last_error, last_error_from, error, None),
+        failures=one.parse(Keys.failures, failures_from, failures, 0),
     )
 
 
@@ -72,12 +75,12 @@ def brief(nanoid: str, raw: tuple[Reply, Reply, Reply]) -> Brief:
     """What the sweep reads of one auth config; ``unreadable`` when a part was damaged."""
     applied, error, failures = raw
     one = Records(nanoid)
-    version, at, created = one.parse(Keys.applied(nanoid), applied_brief, applied, _NO_APPLIED)
-    err_version, err_created = one.parse(Keys.last_error(nanoid), error_brief, error, _NO_ERROR)
+    version, at, created = one.parse(Keys.applied, applied_brief, applied, _NO_APPLIED)
+    err_version, err_created = one.parse(Keys.last_error, error_brief, error, _NO_ERROR)
     return Brief(
         applied_version=version,
         applied_at=at,
-        failures=one.parse(Keys.failures(nanoid), failures_from, failures, 0),
+        failures=one.parse(Keys.failures, failures_from, failures, 0),
         error_version=err_version,
         applied_created=created,
         error_created=err_created,

@@ -77,8 +77,8 @@ class StateStore:
     # applied state
     @translated
     def get_applied(self, nanoid: str) -> AppliedState | None:
-        key = Keys.applied(nanoid)
-        return records.Records(nanoid).parse(key, applied_from, self._raw("HGETALL", key), None)
+        raw = self._raw("HGETALL", Keys.applied(nanoid))
+        return records.Records(nanoid).parse(Keys.applied, applied_from, raw, None)
 
     @translated
     def begin(self, nanoid: str, *, ttl: float) -> Begun:
@@ -93,9 +93,7 @@ class StateStore:
             nanoid=nanoid,
             paused=opened.paused,
             lock=lock,
-            applied=records.Records(nanoid).parse(
-                Keys.applied(nanoid), applied_from, opened.applied, None
-            )
+            applied=records.Records(nanoid).parse(Keys.applied, applied_from, opened.applied, None)
             if opened.took
             else None,
             lock_ttl=ttl,
@@ -129,17 +127,17 @@ class StateStore:
         consecutive permanent failures (a damaged count starts again)."""
         permanent = error.kind is ErrorKind.PERMANENT
         raw = self._scripts.record_error(nanoid, error.__dict__, audit, count=permanent)
-        return records.Records(nanoid).parse(Keys.failures(nanoid), failures_from, raw, 0)
+        return records.Records(nanoid).parse(Keys.failures, failures_from, raw, 0)
 
     @translated
     def get_last_error(self, nanoid: str) -> LastError | None:
-        key = Keys.last_error(nanoid)
-        return records.Records(nanoid).parse(key, last_error_from, self._raw("HGETALL", key), None)
+        raw = self._raw("HGETALL", Keys.last_error(nanoid))
+        return records.Records(nanoid).parse(Keys.last_error, last_error_from, raw, None)
 
     @translated
     def consecutive_failures(self, nanoid: str) -> int:
-        key = Keys.failures(nanoid)
-        return records.Records(nanoid).parse(key, failures_from, self._raw("GET", key), 0)
+        raw = self._raw("GET", Keys.failures(nanoid))
+        return records.Records(nanoid).parse(Keys.failures, failures_from, raw, 0)
 
     # streams
     @translated
