@@ -38,6 +38,7 @@ WHEN = {
     "rotation.waiting": "the open circuit breaker held a rotation back",
     "rotation.requeue_failed": "a batch entry's requeue could not be published",
     "sweep.completed": "every sweep, with its counts",
+    "state.unreadable": "a Redis record rotator cannot parse: read as absent for that config",
     "credential.overdue": "a live credential older than its maximum age (at most once a day)",
     "webhook.queued": "a webhook delivery queued in Redis (DEBUG)",
     "webhook.delivered": "the webhook receiver answered 2xx to a delivery",

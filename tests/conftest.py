@@ -15,7 +15,13 @@ import redis
 
 from rotator.devkit.sandbox import OpenBaoServer, RedisServer, SandboxError
 
-pytest_plugins = ["tests.helpers", "tests.procs", "tests.faults_support", "tests.sentinel_support"]
+pytest_plugins = [
+    "tests.helpers",
+    "tests.procs",
+    "tests.faults_support",
+    "tests.sentinel_support",
+    "tests.silent_support",
+]
 
 Server = TypeVar("Server", RedisServer, OpenBaoServer)
 

@@ -183,6 +183,7 @@ class Brief:
     error_version: int | None
     applied_created: str | None = None  # the applied version's creation time in Vault
     error_created: str | None = None  # the failed version's, as the last error recorded it
+    unreadable: bool = False  # a record could not be parsed: read as absent, re-pushed
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     ours = event_dict.get("_from_structlog", True) is not False
     cleaned: dict[str, object] = {}
     for key, value in event_dict.items():
-        if key in _META:
+        if key in _META and not isinstance(value, str):  # a LogRecord, a flag: never text
             cleaned[key] = value
         elif key == "event":
             keep = ours and isinstance(value, str) and _EVENT.fullmatch(value)

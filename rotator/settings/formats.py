@@ -8,15 +8,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from urllib.parse import SplitResult, parse_qs
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from rotator.core.models import RetryAction
 from rotator.settings.kinds import Invalid, Kind, or_words, shown_text, shown_url, split_url
 
-__all__ = ["RateAuto", "RateCap", "RedisUrl", "SlugOverrides", "uses_sentinel"]
+__all__ = [
+    "RateAuto",
+    "RateCap",
+    "RedisUrl",
+    "SlugOverrides",
+    "redis_url_part_problems",
+    "redis_url_unsplit",
+    "uses_sentinel",
+]
 
-_DB_PATH = re.compile(r"/?|/\d{1,5}")
+_DB_PATH = re.compile(r"/?|/[0-9]{1,5}")  # ASCII digits: ``\d`` (and int) would take ``/٣``
+_DB = re.compile(r"[0-9]{1,5}")
 _SINGLE = ("redis", "rediss", "unix")
+# The query parameters rotator reads from ROTATOR_REDIS_URL, by scheme (the Deploying section's
+# TLS settings; a unix socket's database). Any other part is refused, never ignored: redis-py
+# would take ``?socket_timeout=`` or ``?ssl_cert_reqs=none`` silently, and ``/0?db=3`` meant
+# db 3 to redis-py and db 0 to Celery.
+_QUERY = {"rediss": ("ssl_cert_reqs", "ssl_ca_certs"), "unix": ("db",)}
+_VERIFIED = ("required", "cert_required")
 
 
 def uses_sentinel(url: str) -> bool:
@@ -29,17 +44,74 @@ def _db(parts: SplitResult, where: str) -> None:
         raise Invalid(f"{where}has a database path {shown_text(parts.path)} that is not a number")
 
 
+def _takes(scheme: str) -> str:
+    names = _QUERY.get(scheme)
+    if names:
+        return f"{scheme}:// takes {or_words(list(names))}"
+    return f"{scheme}:// takes none: the database goes in the path, /0"
+
+
+def _query_problems(parts: SplitResult) -> list[str]:
+    try:
+        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return ["has a query that is not name=value pairs joined by &"] if parts.query else []
+    names, problems = [n for n, _ in pairs], []
+    for name in dict.fromkeys(names):
+        if name not in _QUERY.get(parts.scheme, ()):
+            problems.append(f"has a query parameter {shown_text(name)} ({_takes(parts.scheme)})")
+        elif names.count(name) > 1:
+            problems.append(f"gives {name}= twice")
+    values = dict(pairs)
+    if values.get("ssl_cert_reqs", "required").lower() not in _VERIFIED:
+        problems.append(
+            "has ssl_cert_reqs other than required: rotator verifies Redis's certificate "
+            "(ssl_ca_certs names a private CA)"
+        )
+    if values.get("ssl_ca_certs") == "":
+        problems.append("has an empty ssl_ca_certs=")
+    if "db" in values and not _DB.fullmatch(values["db"]):
+        problems.append("has a db= query that is not a number")
+    return problems
+
+
+def redis_url_unsplit(url: str) -> str | None:
+    """Why one Redis URL cannot be split into its parts at all (None: it can)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "is not a URL (a '[' without its ']'?)"
+    if "@" in parts.query or "@" in parts.fragment:  # the rest would be read from a password
+        return "has '?' or '#' before its '@': write them %3F and %23 in a password"
+    return None
+
+
+def redis_url_part_problems(url: str) -> list[str]:
+    """The parts of one Redis URL (one ``redis_url_unsplit`` passes) that rotator does not
+    read, or would read wrong: a fragment, a query parameter it does not take (``_QUERY``), one
+    given twice, a database that is not ASCII digits, certificate verification turned off."""
+    problems = ["has a fragment (#...), which rotator does not read"] if "#" in url else []
+    return problems + _query_problems(urlsplit(url))
+
+
 def _server(parts: SplitResult, where: str) -> None:
     if parts.scheme == "unix":
         if not parts.path or parts.hostname:
             raise Invalid(f"{where}is not unix:///path/to/redis.sock[?db=N]")
-        db = parse_qs(parts.query).get("db", ["0"])
-        if len(db) != 1 or not db[0].isdigit():
-            raise Invalid(f"{where}has a db= query that is not a number")
         return
     if not parts.hostname:
         raise Invalid(f"{where}has no host ({parts.scheme}://host:port/db)")
     _db(parts, where)
+
+
+def _checked(url: str, schemes: tuple[str, ...], where: str) -> None:
+    unsplit = redis_url_unsplit(url)
+    if unsplit:
+        raise Invalid(where + unsplit)
+    _server(split_url(url, schemes), where)
+    problems = redis_url_part_problems(url)
+    if problems:
+        raise Invalid(where + "; ".join(problems))
 
 
 class RedisUrl(Kind[str]):
@@ -53,9 +125,9 @@ class RedisUrl(Kind[str]):
             if not all(u.startswith("sentinel://") for u in urls):
                 raise Invalid("mixes schemes: ';' joins sentinel:// URLs only")
             for n, url in enumerate(urls, 1):
-                _server(split_url(url, ("sentinel",)), f"(sentinel #{n}) ")
+                _checked(url, ("sentinel",), f"(sentinel #{n}) ")
             return text
-        _server(split_url(text, _SINGLE), "")
+        _checked(text, _SINGLE, "")
         return text
 
     def allowed(self) -> str:

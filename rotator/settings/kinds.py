@@ -248,7 +248,10 @@ def split_url(raw: str, schemes: tuple[str, ...]) -> SplitResult:
     """Parse one URL; a control character, another scheme or a bad port is ``Invalid``."""
     if _CONTROL.search(raw) or " " in raw:
         raise Invalid("must not contain spaces or control characters")
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # "Invalid IPv6 URL": a '[' without its ']'
+        raise Invalid("is not a URL (a '[' without its ']'?)") from None
     if parts.scheme not in schemes:
         raise Invalid(f"must start with {or_words([s + '://' for s in schemes])}")
     try:

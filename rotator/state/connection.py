@@ -14,7 +14,7 @@ transport).
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import redis
@@ -26,6 +26,7 @@ from rotator.state.url import (
     RedisSettings,
     RedisSpec,
     RedisTarget,
+    master_address,
     parse_target,
     url_problems,
 )
@@ -101,17 +102,24 @@ def client(
 
 def _known_master(group: Sentinel, t: RedisTarget) -> tuple[str, int] | None:
     """The primary's address; None when no sentinel answered; ``ConfigError`` when the
-    sentinels that answered know no master of that name."""
-    answered = 0
-    for node in group.sentinels:
+    sentinels that answered know no master of that name, or name it at no valid address."""
+    answered, garbled = 0, []
+    for (host, port), node in zip(t.sentinels, group.sentinels, strict=True):
         try:  # the Sentinel client protocol's own question: it names a promoted replica at once
-            addr = node.sentinel_get_master_addr_by_name(t.master or "")
+            found = master_address(node.sentinel_get_master_addr_by_name(t.master or ""))
         except redis.RedisError:
             continue
+        except ValueError:  # a port that is not a number (redis-py's parse, or ours)
+            garbled.append(f"{host}:{port}")
+            continue
         answered += 1
-        if addr:
-            host, port = cast(tuple[str | bytes, int | str | bytes], addr)
-            return (host.decode() if isinstance(host, bytes) else host), int(port)
+        if found is not None:
+            return found
+    if garbled:
+        raise ConfigError(
+            f"{MASTER_ENV}={t.master!r}: the sentinel(s) {', '.join(garbled)} name the master "
+            "at an address that is not host:port with a port from 1 to 65535"
+        )
     if answered:
         raise ConfigError(
             f"{MASTER_ENV}={t.master!r}: none of the {answered} sentinels that answered "

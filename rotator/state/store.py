@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import cast
 
 import redis
+from redis.client import NEVER_DECODE
 from redis.lock import Lock
 
 from rotator.core.circuit import decode
@@ -19,10 +20,11 @@ from rotator.core.errors import LockBusy, StateUnavailable
 from rotator.core.models import AppliedState, Brief, LastError, Secret, StoredState
 from rotator.core.states import ErrorKind
 from rotator.state import connection as redis_conn
-from rotator.state.codec import applied_from, flat, last_error_from, opt_int
+from rotator.state import records
+from rotator.state.codec import Reply, applied_from, failures_from, flat, last_error_from
 from rotator.state.keys import STREAM_MAXLEN, Keys
 from rotator.state.lock import Begun, HeldLock, translated
-from rotator.state.scripts import Scripts
+from rotator.state.scripts import Scripts, raw_command
 from rotator.state.url import RedisSettings
 
 # Keys is re-exported: ratelimit.py and tests/integration/test_ratelimit.py import it from here.
@@ -72,10 +74,21 @@ class StateStore:
     def close(self) -> None:
         self.redis.close()
 
+    def _raw(self, command: str, key: str) -> Reply:
+        """One record read undecoded (``codec`` parses it); a key of another type gives its
+        WRONGTYPE error as the reply, read as absent for its auth config alone."""
+        try:
+            return raw_command(self.redis, command, key)
+        except redis.ResponseError as exc:
+            if str(exc).startswith("WRONGTYPE"):
+                return exc
+            raise
+
     # applied state
     @translated
     def get_applied(self, nanoid: str) -> AppliedState | None:
-        return applied_from(cast(dict[str, str], self.redis.hgetall(Keys.applied(nanoid))))
+        raw = self._raw("HGETALL", Keys.applied(nanoid))
+        return records.Records(nanoid).parse(Keys.applied, applied_from, raw, None)
 
     @translated
     def begin(self, nanoid: str, *, ttl: float) -> Begun:
@@ -90,7 +103,9 @@ class StateStore:
             nanoid=nanoid,
             paused=opened.paused,
             lock=lock,
-            applied=applied_from(opened.applied) if opened.took else None,
+            applied=records.Records(nanoid).parse(Keys.applied, applied_from, opened.applied, None)
+            if opened.took
+            else None,
             lock_ttl=ttl,
             circuit=decode(opened.circuit),
         )
@@ -118,25 +133,21 @@ class StateStore:
     # errors
     @translated
     def record_error(self, nanoid: str, error: LastError, *, audit: Mapping[str, object]) -> int:
-        """Store the last error; return the count of consecutive permanent failures."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(Keys.last_error(nanoid))
-        pipe.hset(Keys.last_error(nanoid), mapping=flat(error.__dict__))
-        if error.kind is ErrorKind.PERMANENT:
-            pipe.incr(Keys.failures(nanoid))
-        else:
-            pipe.get(Keys.failures(nanoid))
-        pipe.xadd(Keys.audit, flat(audit), maxlen=STREAM_MAXLEN, approximate=True)
-        res = pipe.execute()
-        return int(res[2] or 0)
+        """Store the last error, in one round trip (``lua.RECORD_ERROR``); return the count of
+        consecutive permanent failures (a damaged count starts again)."""
+        permanent = error.kind is ErrorKind.PERMANENT
+        raw = self._scripts.record_error(nanoid, error.__dict__, audit, count=permanent)
+        return records.Records(nanoid).parse(Keys.failures, failures_from, raw, 0)
 
     @translated
     def get_last_error(self, nanoid: str) -> LastError | None:
-        return last_error_from(cast(dict[str, str], self.redis.hgetall(Keys.last_error(nanoid))))
+        raw = self._raw("HGETALL", Keys.last_error(nanoid))
+        return records.Records(nanoid).parse(Keys.last_error, last_error_from, raw, None)
 
     @translated
     def consecutive_failures(self, nanoid: str) -> int:
-        return int(cast(str | None, self.redis.get(Keys.failures(nanoid))) or 0)
+        raw = self._raw("GET", Keys.failures(nanoid))
+        return records.Records(nanoid).parse(Keys.failures, failures_from, raw, 0)
 
     # streams
     @translated
@@ -152,9 +163,7 @@ class StateStore:
 
     @translated
     def dead_letters(self, count: int = 1000) -> list[tuple[str, dict[str, str]]]:
-        return cast(
-            list[tuple[str, dict[str, str]]], self.redis.xrange(Keys.dead_letter, count=count)
-        )
+        return self._entries("XRANGE", Keys.dead_letter, "-", "+", "COUNT", count)
 
     @translated
     def remove_dead_letters(self, ids: list[str]) -> int:
@@ -162,26 +171,25 @@ class StateStore:
 
     @translated
     def audit_events(self, count: int = 1000) -> list[tuple[str, dict[str, str]]]:
-        return cast(list[tuple[str, dict[str, str]]], self.redis.xrange(Keys.audit, count=count))
+        return self._entries("XRANGE", Keys.audit, "-", "+", "COUNT", count)
 
     @translated
     def audit_newest(
         self, *, before: str = "+", oldest: str = "-", count: int = 500
     ) -> list[tuple[str, dict[str, str]]]:
         """Audit events newest first (XREVRANGE), from ``before`` down to ``oldest``."""
-        return cast(
-            list[tuple[str, dict[str, str]]],
-            self.redis.xrevrange(Keys.audit, max=before, min=oldest, count=count),
-        )
+        return self._entries("XREVRANGE", Keys.audit, before, oldest, "COUNT", count)
 
     @translated
     def audit_after(self, last: str, *, block_ms: int) -> list[tuple[str, dict[str, str]]]:
         """Audit events after ``last`` ("$": from now), waiting up to ``block_ms`` (0: no wait)."""
-        res = cast(
-            list[tuple[str, list[tuple[str, dict[str, str]]]]],
-            self.redis.xread({Keys.audit: last}, count=100, block=block_ms or None),
-        )
-        return [entry for _stream, entries in res or [] for entry in entries]
+        wait = ["BLOCK", block_ms] if block_ms else []
+        res = raw_command(self.redis, "XREAD", "COUNT", 100, *wait, "STREAMS", Keys.audit, last)
+        return records.entries(Keys.audit, [e for _stream, got in res or [] for e in got])
+
+    def _entries(self, command: str, key: str, *args: object) -> list[tuple[str, dict[str, str]]]:
+        """A stream's entries read undecoded, each decoded on its own (``records.entries``)."""
+        return records.entries(key, raw_command(self.redis, command, key, *args))
 
     # locks
     @translated
@@ -218,9 +226,10 @@ class StateStore:
         """(everything paused?, the auth configs paused one by one)."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.exists(Keys.paused)
-        pipe.smembers(Keys.paused_ids)
+        raw: dict[str, object] = {NEVER_DECODE: []}  # each member is decoded on its own
+        pipe.execute_command("SMEMBERS", Keys.paused_ids, **raw)  # type: ignore[no-untyped-call]
         everything, ids = pipe.execute()
-        return bool(everything), set(ids)
+        return bool(everything), records.members(Keys.paused_ids, ids)
 
     def claim_queue(self, nanoid: str, *, ttl: float) -> bool:
         """Mark an auth config as queued; False when it already is (the sweep's dedupe key)."""
@@ -259,30 +268,12 @@ class StateStore:
     def stored(self, nanoids: list[str]) -> dict[str, StoredState]:
         """Applied state, last error and failure count of each auth config: one script call
         per 1,024 of them (``state_scripts.READ_STORED``)."""
-        return {
-            nanoid: StoredState(
-                applied=applied_from(applied),
-                last_error=last_error_from(error),
-                failures=int(failures or 0),
-            )
-            for nanoid, (applied, error, failures) in zip(
-                nanoids, self._scripts.stored(nanoids), strict=True
-            )
-        }
+        raw = self._scripts.stored(nanoids)
+        return {n: records.stored(n, r) for n, r in zip(nanoids, raw, strict=True)}
 
     @translated
     def briefs(self, nanoids: list[str]) -> dict[str, Brief]:
-        """What the sweep needs per auth config: one script call per 1,024 of them."""
-        out = {}
-        for nanoid, (version, at, created, err_version, err_created, failures) in zip(
-            nanoids, self._scripts.briefs(nanoids), strict=True
-        ):
-            out[nanoid] = Brief(
-                applied_version=opt_int(version),
-                applied_at=float(at) if at else None,
-                failures=int(failures or 0),
-                error_version=opt_int(err_version),
-                applied_created=created,
-                error_created=err_created,
-            )
-        return out
+        """What the sweep needs per auth config: one script call per 1,024 of them. A damaged
+        record reads as absent for its auth config alone (``Brief.unreadable``)."""
+        raw = self._scripts.briefs(nanoids)
+        return {n: records.brief(n, r) for n, r in zip(nanoids, raw, strict=True)}

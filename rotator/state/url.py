@@ -14,12 +14,14 @@ from urllib.parse import parse_qs, urlparse
 
 from rotator.core.errors import ConfigError
 from rotator.core.models import Secret
+from rotator.settings.formats import redis_url_part_problems, redis_url_unsplit
 
 __all__ = [
     "MASTER_ENV",
     "RedisSettings",
     "RedisSpec",
     "RedisTarget",
+    "master_address",
     "parse_target",
     "url_problems",
 ]
@@ -28,6 +30,9 @@ ENV = "ROTATOR_REDIS_URL"
 MASTER_ENV = "ROTATOR_REDIS_SENTINEL_MASTER"
 _SCHEMES = ("redis", "rediss", "unix", "sentinel")
 _MASTER = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_DB = re.compile(r"[0-9]{1,5}")  # ASCII: str.isdigit and int take "٣" as 3
+_HOST = re.compile(r"[A-Za-z0-9._:-]{1,255}")  # a name, an IPv4 or an IPv6 address
+_PORT = re.compile(r"[0-9]{1,5}")
 
 
 class RedisSettings(Protocol):
@@ -58,26 +63,33 @@ class RedisTarget:
 
 
 def _db(path: str, query: str, problems: list[str], where: str) -> int | None:
-    raw = (parse_qs(query).get("db") or [""])[0] if not path.strip("/") else path.strip("/")
+    """The database: the path's (``/N``), or a unix socket's ``?db=N`` (the path is the
+    socket's then); a ``db=`` anywhere else is refused (``redis_url_part_problems``)."""
+    raw = (parse_qs(query).get("db") or [""])[0] if path == "" else path.strip("/")
     if raw == "":
         return None
-    if not raw.isdigit():
-        problems.append(f"{ENV}: {where}: database {raw!r} is not a number")
+    if not _DB.fullmatch(raw):
+        problems.append(f"{ENV}: {where}: database {raw[:20]!r} is not a number")
         return None
     return int(raw)
 
 
 def _chunk_problems(chunk: str, problems: list[str]) -> tuple[str, int | None]:
     """Check one ``;``-separated URL; return its scheme and database (None: not given)."""
+    unsplit = redis_url_unsplit(chunk)
+    if unsplit:
+        problems.append(f"{ENV}: {unsplit}")
+        return chunk.partition("://")[0], None
     parsed = urlparse(chunk)
     where = f"{parsed.scheme or '(no scheme)'}://{parsed.hostname or ''}"
+    problems.extend(f"{ENV}: {where}: {p}" for p in redis_url_part_problems(chunk))
     if parsed.scheme not in _SCHEMES:
         problems.append(f"{ENV}: scheme {parsed.scheme!r} is not one of {', '.join(_SCHEMES)}")
         return parsed.scheme, None
     if parsed.scheme == "unix":
         if not parsed.path:
             problems.append(f"{ENV}: unix:// needs a socket path (unix:///run/redis.sock?db=0)")
-        return parsed.scheme, _db("", parsed.query, problems, where)
+        return parsed.scheme, _db("", parsed.query, [], where)  # db=: a part problem above
     try:
         port = parsed.port
     except ValueError:
@@ -124,7 +136,7 @@ def parse_target(s: RedisSettings) -> RedisTarget:
         raise ConfigError(problems)
     chunks = [urlparse(c.strip()) for c in s.redis_url.split(";") if c.strip()]
     first = chunks[0]
-    dbs = [_db(c.path, c.query, [], "") for c in chunks]
+    dbs = [_db("" if c.scheme == "unix" else c.path, c.query, [], "") for c in chunks]
     db = next((d for d in dbs if d is not None), 0)
     if first.scheme != "sentinel":
         return RedisTarget(url=s.redis_url, scheme=first.scheme, db=db)
@@ -145,3 +157,16 @@ class RedisSpec:
     redis_url: str
     redis_sentinel_master: str | None = None
     redis_sentinel_password: Secret | None = None
+
+
+def master_address(addr: object) -> tuple[str, int] | None:
+    """A sentinel's (untrusted) answer to ``get-master-addr-by-name`` as (host, port); None:
+    it knows no such master; ``ValueError`` when it is not an address."""
+    if not addr:
+        return None
+    if not isinstance(addr, list | tuple) or len(addr) != 2:
+        raise ValueError("not a (host, port) pair")
+    host, port = (x.decode(errors="replace") if isinstance(x, bytes) else str(x) for x in addr)
+    if not _HOST.fullmatch(host) or not _PORT.fullmatch(port) or not 0 < int(port) < 65536:
+        raise ValueError("not host:port")
+    return host, int(port)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import structlog
 
 from rotator.core.errors import RotatorError
-from rotator.core.models import Binding
+from rotator.core.models import Binding, Brief, VersionMeta
 from rotator.core.plan import SweepDecision, needs_version, sweep_decision
 from rotator.core.states import SweepAction
 from rotator.observability.logs import scrub
@@ -43,6 +43,7 @@ class SweepSummary:
     errors: int
     ambiguous: int  # nanoids found at several Vault paths: pushed from none
     duration_ms: float
+    unreadable: int = 0  # auth configs with a Redis record rotator could not parse: re-pushed
 
 
 SLICE = 1024  # auth configs read, decided and queued at a time: workers start on the first
@@ -68,6 +69,7 @@ def sweep(
     ids = list(view.bindings)
     paused = rt.state.paused()
     counts = {"queued": 0, "skipped": 0, "already_queued": 0, "paused": 0, "quarantined": 0}
+    counts["unreadable"] = 0
     counts["errors"] = len(view.problems)
     ambiguous = _ambiguous(rt, view.conflicts, enqueue, queue_ttl=queue_ttl)
     for at in range(0, len(ids), SLICE):
@@ -88,8 +90,9 @@ def _slice(
     threads: int,
 ) -> None:
     """One slice of the sweep: its metadata reads, its decisions, its claims, its queueing."""
-    s, ids = rt.settings, list(bindings)
+    ids = list(bindings)
     briefs = rt.state.briefs(ids)
+    counts["unreadable"] += sum(b.unreadable for b in briefs.values())
     everything_paused, paused_ids = paused
     wanted = {
         n: b
@@ -110,21 +113,8 @@ def _slice(
             log.warning("sweep.vault_error", auth_config_id=nanoid, error=meta)
             continue
         version = meta.version if meta is not None else None
-        b = briefs[nanoid]
-        decision = sweep_decision(
-            current_version=version,
-            current_created=meta.created_time if meta is not None else None,
-            applied_created=b.applied_created,
-            error_created=b.error_created,
-            applied_version=b.applied_version,
-            applied_at=b.applied_at,
-            failures=b.failures,
-            error_version=b.error_version,
-            paused=everything_paused or nanoid in paused_ids,
-            now=now,
-            resync_interval=s.resync_interval,
-            quarantine_after=s.quarantine_after,
-        )
+        paused_one = everything_paused or nanoid in paused_ids
+        decision = _decide(rt, briefs[nanoid], meta, paused=paused_one, now=now)
         if decision.action is not SweepAction.QUEUE:
             counts[_SKIP_COUNTS[decision.action]] += 1
         else:
@@ -140,6 +130,31 @@ def _slice(
         log.debug(  # one line per rotation at INFO: its own; sweep.completed counts these
             "sweep.queued", auth_config_id=nanoid, reason=decision.reason, vault_version=version
         )
+
+
+def _decide(
+    rt: Runtime, b: Brief, meta: VersionMeta | None, *, paused: bool, now: float
+) -> SweepDecision:
+    """``sweep_decision`` for one auth config. One whose records could not all be read is
+    pushed again even when in step (forced): the rotation rewrites its records."""
+    s = rt.settings
+    decision = sweep_decision(
+        current_version=meta.version if meta is not None else None,
+        current_created=meta.created_time if meta is not None else None,
+        applied_created=b.applied_created,
+        error_created=b.error_created,
+        applied_version=b.applied_version,
+        applied_at=b.applied_at,
+        failures=b.failures,
+        error_version=b.error_version,
+        paused=paused,
+        now=now,
+        resync_interval=s.resync_interval,
+        quarantine_after=s.quarantine_after,
+    )
+    if b.unreadable and decision.action is SweepAction.IN_STEP:
+        return SweepDecision(SweepAction.QUEUE, True, "unreadable state record")
+    return decision
 
 
 def _ambiguous(
@@ -173,6 +188,7 @@ def _completed(
         errors=errors,
         ambiguous=counts.get("ambiguous", 0),
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        unreadable=counts.get("unreadable", 0),
     )
     rt.state.record_sweep({**summary.__dict__, "at": time.time()})
     log.info("sweep.completed", **summary.__dict__)
