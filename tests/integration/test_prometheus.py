@@ -116,7 +116,6 @@ def test_prometheus_scrapes_a_worker_and_fires_the_alert_for_a_real_failure(
     project "default"; every dashboard query succeeds (the key ones with data); the worker's
     /metrics names no auth config and holds no secret in any encoding."""
     stack.put("ac_prom1", {"credentials": {"client_secret": GOOD}})
-    stack.put("ac_prom2", {"credentials": {"client_secret": BAD}})
     stack.emu.inject(Fault(status=400, slug="AuthConfig_ValidationError"), nanoid="ac_prom2",
                      times=None)  # fmt: skip
     worker_port, beat_port = free_port(), free_port()
@@ -132,6 +131,10 @@ def test_prometheus_scrapes_a_worker_and_fires_the_alert_for_a_real_failure(
         return len(active) == 2 and all(t["health"] == "up" for t in active)
 
     wait_until("Prometheus to scrape the worker and beat", both_up, timeout=60)
+    # The failure comes once Prometheus has scraped the worker's zero: increase() needs a sample
+    # before the counter moves (a series first seen at 1 shows no increase), as in production,
+    # where a worker runs for a while before a rotation fails.
+    stack.put("ac_prom2", {"credentials": {"client_secret": BAD}})
 
     def firing() -> bool:
         alerts = _api(prom.url, "alerts")["alerts"]
