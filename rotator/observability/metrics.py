@@ -6,7 +6,8 @@ lines (``rotation.*``, ``sweep.completed``, ``composio.circuit_*``, ``ratelimit.
 metric and its log line can never disagree and the rotation service carries no metrics code.
 Two facts are not log events and come from their owner instead: every Composio answer
 (``composio_answer``, called by the Composio client, the one door that sees them all) and the
-shared state read at scrape time (``watch``: breaker, dead-letter length, rate budget).
+shared state read at scrape time (``watch``: breaker, dead-letter length, rate budget,
+credential age).
 
 Labels are bounded by construction: outcomes, methods and states are closed sets, a status is
 three digits or ``none``, a slug is one rotator knows or ``other``, the project is ``default``
@@ -83,6 +84,8 @@ class Metrics:
     circuit_open: Gauge
     dead_letter_entries: Gauge
     budget: Gauge
+    overdue: Gauge
+    oldest: Gauge
 
 
 _lock = threading.Lock()
@@ -151,6 +154,12 @@ def _build(slugs: frozenset[str]) -> Metrics:
         budget=Gauge(
             "rotator_ratelimit_budget_requests_per_second", "The shared Composio request "
             "budget this process grants by", registry=r),
+        overdue=Gauge(
+            "rotator_credentials_overdue", "Live credentials older than their maximum age "
+            "(ROTATOR_MAX_AGE or its overrides; read at scrape, cached 30 s)", registry=r),
+        oldest=Gauge(
+            "rotator_credential_age_max_seconds", "Age of the oldest live credential (from "
+            "its Vault version's creation time; read at scrape, cached 30 s)", registry=r),
     )  # fmt: skip
     for outcome in OUTCOMES:
         m.rotations.labels(outcome, PROJECT)
@@ -158,7 +167,7 @@ def _build(slugs: frozenset[str]) -> Metrics:
         m.retries.labels(kind)
     for to in ("open", "closed"):
         m.circuit_changes.labels(to)
-    for unknown in (m.circuit_open, m.dead_letter_entries, m.budget):
+    for unknown in (m.circuit_open, m.dead_letter_entries, m.budget, m.overdue, m.oldest):
         unknown.set(math.nan)  # until ``watch`` (a worker's runtime) says; beat never does
     return m
 
@@ -176,6 +185,8 @@ def watch(
     circuit_open: Callable[[], bool],
     dead_letters: Callable[[], int],
     budget: Callable[[], float] | None,
+    overdue: Callable[[], float] | None = None,
+    oldest: Callable[[], float] | None = None,
 ) -> None:
     """Gauges read at scrape time from the shared state; a failed read shows as NaN."""
     m = _on
@@ -185,6 +196,9 @@ def watch(
     m.dead_letter_entries.set_function(_guarded(lambda: float(dead_letters())))
     if budget is not None:
         m.budget.set_function(_guarded(budget))
+    for gauge, read in ((m.overdue, overdue), (m.oldest, oldest)):
+        if read is not None:
+            gauge.set_function(_guarded(read))
 
 
 def _guarded(read: Callable[[], float]) -> Callable[[], float]:

@@ -4,6 +4,7 @@ each warn or fail with its fix. Another check is one more function returning a `
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,6 +17,7 @@ __all__ = [
     "CheckLine",
     "Level",
     "fingerprint_line",
+    "log_notes",
     "redis_lines",
     "render",
     "vault_lines",
@@ -28,6 +30,7 @@ class Level(StrEnum):
     OK = "ok"
     WARN = "WARN"
     FAIL = "FAIL"
+    UNKNOWN = "unknown"  # not checked: it needs a server that failed above (no fix of its own)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,23 @@ def fingerprint_line(*, key_in_env: bool, redis_url: str) -> CheckLine:
         f"key in a local file while Redis is on {host}: other hosts compute other fingerprints",
         "set the same ROTATOR_FINGERPRINT_KEY on every host",
     )
+
+
+def log_notes(lines: Sequence[str]) -> list[str]:
+    """The JSON log lines written while probing, for people, after the checklist: ``note``,
+    the event, its fields as ``key=value`` (already redacted by the log pipeline)."""
+    notes = []
+    for raw in lines:
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            line = {"event": raw.strip()}
+        if not isinstance(line, dict) or not line.get("event"):
+            continue
+        skip = {"event", "timestamp", "level", "logger"}
+        fields = " ".join(f"{k}={v}" for k, v in line.items() if k not in skip)
+        notes.append(f"note  {line.get('level', 'log')} {line['event']} {fields}".rstrip())
+    return notes
 
 
 def render(lines: Sequence[CheckLine]) -> list[str]:

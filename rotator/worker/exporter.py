@@ -16,6 +16,7 @@ from rotator.observability import metrics
 from rotator.runtime import Runtime
 from rotator.settings.load import Settings
 from rotator.state.keys import Keys
+from rotator.worker.agegauge import AgeSnapshot
 
 __all__ = ["serve", "watch"]
 
@@ -37,13 +38,18 @@ def serve(s: Settings) -> None:
 
 def watch(rt: Runtime) -> None:
     """The shared state's gauges (no-op unless metrics are on): the fleet breaker, the
-    dead-letter stream's length, and the rate budget this process grants by."""
+    dead-letter stream's length, the rate budget this process grants by, and the credential
+    ages (the report's rows from the cached catalog, at most every 30 s, a scrape never
+    waiting more than 2 s for them: ``worker.agegauge``)."""
     if metrics.enabled() is None:
         return
     r = rt.state.redis
     limiter = rt.limiter
+    ages = AgeSnapshot(lambda: rt.age_rows(rt.catalog.view()))
     metrics.watch(
         circuit_open=lambda: decode(cast(str | None, r.get(Keys.circuit))).open,
         dead_letters=lambda: int(r.xlen(Keys.dead_letter)),
         budget=(lambda: limiter.budget.per_second) if limiter is not None else None,
+        overdue=lambda: ages.read().overdue,
+        oldest=lambda: ages.read().oldest,
     )

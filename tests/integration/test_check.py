@@ -3,14 +3,19 @@ FAIL, and the fix on every WARN and FAIL."""
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
 import pytest
 
-from rotator.devkit.sandbox import RedisServer
+from rotator.devkit.sandbox import RedisServer, free_port
 from rotator.reports.checklist import Level, fingerprint_line, redis_lines, vault_lines
 from tests.helpers import Stack
 from tests.paths import ROOT
@@ -122,3 +127,48 @@ def test_redis_eviction_and_fingerprint_rules() -> None:
         is Level.OK
     )
     assert fingerprint_line(key_in_env=False, redis_url="redis://127.0.0.1:1/0").level is Level.OK
+
+
+def _on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """``python -m rotator ARGS`` with stdout and stderr on one pseudo-terminal (as an operator
+    sees it); its exit code and what the terminal showed."""
+    main, tty = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rotator", *args],
+        env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=tty, stderr=tty,
+    )  # fmt: skip
+    os.close(tty)
+    shown = b""
+    with suppress(OSError):  # EIO once the process has closed the terminal
+        while chunk := os.read(main, 4096):
+            shown += chunk
+    os.close(main)
+    return proc.wait(timeout=60), shown.decode().replace("\r\n", "\n")
+
+
+def test_vault_and_redis_down_on_a_terminal_each_fail_once_and_their_dependents_are_unknown(
+    stack: Stack,
+) -> None:
+    """Nothing listens at VAULT_ADDR or ROTATOR_REDIS_URL, on a terminal: Vault and Redis fail
+    once each, with their own fix; what needs them (fingerprint with a local key file, bindings,
+    breaker) is "unknown", naming the failure, never ok; Composio is checked; the log line the
+    probes wrote comes after the checklist as a note; exit 1."""
+    env = {**stack.env, "VAULT_ADDR": f"http://127.0.0.1:{free_port()}",
+           "ROTATOR_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}  # fmt: skip
+    env.pop("ROTATOR_FINGERPRINT_KEY", None)
+    code, shown = _on_a_terminal(env, "check")
+    vault, redis = env["VAULT_ADDR"], env["ROTATOR_REDIS_URL"]
+    assert code == 1, shown
+    assert shown.splitlines() == [
+        f"FAIL  vault       VaultUnavailable: cannot reach Vault at {vault} (lookup-self "
+        "auth/token/lookup-self): connection failed  -> fix: check VAULT_ADDR, the Vault auth "
+        "settings and VAULT_CACERT",
+        "FAIL  redis       StateUnavailable: Redis state store: ConnectionError  -> fix: check "
+        "ROTATOR_REDIS_URL (and that the Redis is up)",
+        "unknown fingerprint not checked: redis failed (StateUnavailable)",
+        f"ok    composio    {stack.env['COMPOSIO_BASE_URL']} answered 200",
+        "unknown bindings    not checked: vault failed (VaultUnavailable)",
+        "unknown breaker     not checked: redis failed (StateUnavailable)",
+        "note  warning ratelimit.unavailable op=acquire error=ConnectionError fail_open=True",
+    ], shown
+    assert redis not in shown

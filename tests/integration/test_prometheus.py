@@ -113,12 +113,15 @@ def test_prometheus_scrapes_a_worker_and_fires_the_alert_for_a_real_failure(
 ) -> None:
     """A PATCH rejected with 400 AuthConfig_ValidationError (every time) is dead-lettered by a
     real worker; Prometheus, scraping it and beat each second, fires RotatorRotationFailed for
-    project "default"; every dashboard query succeeds (the key ones with data); the worker's
-    /metrics names no auth config and holds no secret in any encoding."""
+    project "default"; every dashboard query succeeds (the key ones with data); with
+    ROTATOR_MAX_AGE=1s the pushed credential counts as overdue (the one never pushed, age
+    unknown, does not); the worker's /metrics names no auth config and holds no secret in any
+    encoding."""
     stack.put("ac_prom1", {"credentials": {"client_secret": GOOD}})
     stack.emu.inject(Fault(status=400, slug="AuthConfig_ValidationError"), nanoid="ac_prom2",
                      times=None)  # fmt: skip
     worker_port, beat_port = free_port(), free_port()
+    procs.env["ROTATOR_MAX_AGE"] = "1s"  # ac_prom1's pushed version is overdue a second later
     procs.env["ROTATOR_METRICS_PORT"] = str(worker_port)
     procs.worker("w1")
     procs.env["ROTATOR_METRICS_PORT"] = str(beat_port)
@@ -154,13 +157,20 @@ def test_prometheus_scrapes_a_worker_and_fires_the_alert_for_a_real_failure(
     assert stack.emu.credentials("ac_prom1") == {"client_secret": GOOD}
 
     needed = ("rotator_rotations_total", "rotator_patches_total", "rotator_auth_configs",
-              'rotator_rotation_duration_seconds_bucket{outcome="succeeded"}')  # fmt: skip
+              'rotator_rotation_duration_seconds_bucket{outcome="succeeded"}',
+              "rotator_credentials_overdue", "rotator_credential_age_max_seconds")  # fmt: skip
 
     def panels_have_data() -> bool:  # a rate needs two samples of a series, a second apart
         empty = _panel_queries(prom.url)
         return not [e for e in empty for n in needed if n in e]
 
     wait_until("the dashboard's key panels to show data", panels_have_data, timeout=30)
+
+    def one_overdue() -> bool:  # counted at scrape, cached 30 s: the first may predate the push
+        [row] = _api(prom.url, "query", query="max(rotator_credentials_overdue)")["result"]
+        return row["value"][1] == "1"
+
+    wait_until("rotator_credentials_overdue to count ac_prom1", one_overdue, timeout=60)
 
     scrapes = [t["lastScrapeDuration"] for t in _api(prom.url, "targets")["activeTargets"]]
     metrics_text = _get(f"http://127.0.0.1:{worker_port}/metrics").decode()

@@ -96,6 +96,15 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, list[dict[str, Any
         ],
         [("10m", []), ("25m", [_expected("RotatorRateLimitSaturated", {}, "95%")])],
     ),
+    (
+        "RotatorCredentialOverdue",
+        # overdue from 5m; a beat (no runtime) reports NaN, which max() passes over
+        [
+            (f"rotator_credentials_overdue{{{W1}}}", "0 0 0 0 0 3x30"),
+            ('rotator_credentials_overdue{instance="b"}', " ".join(["NaN"] * 35)),
+        ],
+        [("15m", []), ("21m", [_expected("RotatorCredentialOverdue", {}, "3")])],
+    ),
 ]
 
 
