@@ -1,3 +1,3 @@
-"""Logs: structlog's configuration, the log sinks, and redaction of secret values. May import:
-core.
+"""Logs: structlog's configuration, the log sinks, redaction of secret values, and the bounds
+of a line (bounds). May import: core.
 """
