@@ -1,7 +1,7 @@
 """A slow or hostile answer cannot hold a call past its deadline or blow up memory.
 
-Against the tests' own hostile server (``tests/hostile_http.py``) standing in for Composio,
-with the session's real OpenBao and Redis: headers or bodies dripped a byte at a time end
+Against the tests' own hostile server (``tests/hostile_http.py``) standing in for Composio or
+Vault, with the session's real OpenBao and Redis: headers or bodies dripped a byte at a time end
 at the documented timeout (connect, headers and body together) as a transient error naming it,
 with the thread and the auth config's lock free again; decompression bombs, stacked or unknown
 encodings and oversized answers are refused within a few MB of memory, each named for what it
@@ -165,6 +165,37 @@ def test_a_dripping_get_ends_at_the_deadline(
     assert 1.9 < held < 2 + SLACK, f"the GET connection was held {held:.2f} s"
 
 
+# -- deadlines: Vault -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("drip", "timeout"),
+    [(drip_head(2.0), "default"), (drip_body(0.5), "2")],
+    ids=["headers-shipped-10s", "body-2s"],
+)
+def test_a_dripping_vault_ends_at_the_vault_timeout(
+    stack: Stack,
+    hostile: list[HostileServer],
+    drip: Behaviour,
+    timeout: str,
+    record_property: Recorder,
+) -> None:
+    """A "Vault" that drips its headers a byte every 2 s, with the shipped ROTATOR_VAULT_TIMEOUT
+    (10 s), or its body with 2 s: `rotate --inline` ends at that timeout with one line naming
+    it, exit 1."""
+    server = HostileServer.always(drip)
+    hostile.append(server)
+    seconds = "10" if timeout == "default" else timeout
+    env = {**_env(stack, stack.emu.url), "VAULT_ADDR": server.url}
+    env["ROTATOR_VAULT_TIMEOUT"] = timeout
+    res = run_cli({k: v for k, v in env.items() if v != "default"}, "rotate", "ac_h4", "--inline")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert f"did not answer lookup-self auth/token/lookup-self within {seconds} s" in res.stderr
+    [held] = _held(server)
+    record_property("held_s", round(held, 2))
+    assert float(seconds) - 0.1 < held < float(seconds) + SLACK, f"held {held:.2f} s"
+
+
 # -- caps on the wire -----------------------------------------------------------------------------
 
 _BOMBS = {
@@ -301,3 +332,20 @@ def test_composio_calls_still_go_through_the_environments_proxy_under_the_deadli
     assert (info.status, info.failure) == (None, "timeout after 1 s")
     assert time.monotonic() - started < 1 + SLACK
     assert dripping_proxy.requests == [("GET", "http://127.0.0.1:9/api/v3/auth_configs?limit=1")]
+
+
+def test_vault_calls_through_the_environments_proxy_keep_the_deadline(
+    stack: Stack, dripping_proxy: HostileServer
+) -> None:
+    """A Vault reached through HTTP_PROXY, whose proxy drips: the call ends at
+    ROTATOR_VAULT_TIMEOUT (2 s) as a Vault timeout."""
+    from rotator.core.errors import VaultUnavailable
+    from rotator.vault.client import VaultClient
+
+    env = {**stack.env, "VAULT_ADDR": "http://127.0.0.1:9", "ROTATOR_VAULT_TIMEOUT": "2"}
+    started = time.monotonic()
+    vault = VaultClient(load_settings(env))
+    with vault, pytest.raises(VaultUnavailable, match=r"did not answer lookup-self .* within 2 s"):
+        vault.current_version("secret", "ac_h8")
+    assert time.monotonic() - started < 2 + SLACK
+    assert dripping_proxy.requests == [("GET", "http://127.0.0.1:9/v1/auth/token/lookup-self")]
