@@ -4,11 +4,14 @@
 process, timeouts always set, exactly one auth header (``x-api-key``). httpx errors are
 translated here and nowhere else: a blip is retried in the call, an outage becomes
 ``ComposioUnavailable`` (carrying the server's wait, ``server_wait``, if it gave one), a
-refusal becomes ``ComposioRejected``. Both carry ``attempts``. The API key and the credential
-values never appear in logs or exception messages (they are scrubbed even from Composio's own
-messages). An optional ``Limiter`` (``rotator.ratelimit.limiter``) is asked before every attempt and
-told every answer: a short wait is slept here, a longer one raises
-``ComposioUnavailable(earliest=...)``, rotator's own earliest next attempt.
+refusal becomes ``ComposioRejected``. Both carry ``attempts``. Each attempt ends within
+``ROTATOR_COMPOSIO_TIMEOUT``, connect, headers and body together (``rotator.composio.wire``),
+and reads a body capped on the wire (``rotator.composio.body``); a 2xx whose body cannot be read
+is judged in ``parse.unreadable``. The API key and the credential values never appear in logs
+or exception messages (they are scrubbed even from Composio's own messages). An optional
+``Limiter`` (``rotator.ratelimit.limiter``) is asked before every attempt and told every
+answer: a short wait is slept here, a longer one raises ``ComposioUnavailable(earliest=...)``,
+rotator's own earliest next attempt.
 """
 
 from __future__ import annotations
@@ -18,30 +21,28 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
 from urllib.parse import urlencode
 
 import httpx
 import structlog
 
+from rotator.composio import wire
+from rotator.composio.body import ACCEPT_ENCODING, body_problem
 from rotator.composio.parse import (
     BODY_LIMIT,
-    body_problem,
+    Answer,
     final_error,
-    inspect_response,
     json_object,
     parse_response,
     secret_values,
-    transport_failure,
+    unreadable,
 )
 from rotator.composio.request import (
     Limiter,
     check_base_url,
     config_path,
     key_header,
-    ssl_cause,
-    tls_error,
     user_agent,
     verify_context,
 )
@@ -60,7 +61,6 @@ KeyProvider = Callable[[bool], Secret]
 log = structlog.get_logger("rotator.composio")
 _NO_OVERRIDES: Mapping[str, RetryAction] = MappingProxyType({})
 _GET_LIMIT = 4 * 1024 * 1024
-_Answer = tuple[ResponseInfo, str | None, bytes]
 
 
 @dataclass(frozen=True)
@@ -103,16 +103,20 @@ class ComposioClient:
         self._overrides = dict(overrides)
         self._sleep = sleep
         self._rand = rand
-        self._total_timeout = timeout  # a whole exchange, body included (see read_head)
+        self._total_timeout = timeout  # one attempt: connect, headers and body together
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        context = verify_context(verify)
         self._client = httpx.Client(
             base_url=base_url,
-            headers={"User-Agent": user_agent(), "Accept": "application/json"},
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            verify=verify_context(verify),
-            transport=transport,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
+            headers={
+                "User-Agent": user_agent(),
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
+            timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
+            transport=transport or wire.transport(base_url, verify=context, limits=limits),
             follow_redirects=False,
         )
 
@@ -143,20 +147,27 @@ class ComposioClient:
         """PATCH exactly ``payload.body()``; raise ComposioUnavailable or ComposioRejected."""
         path = config_path(nanoid)
         content = json.dumps(payload.body(), separators=(",", ":")).encode()
-        info, attempts, raw = self._call("PATCH", path, nanoid, content, secret_values(payload))
+        answer, attempts = self._call("PATCH", path, nanoid, content, secret_values(payload))
+        info = answer.info
         return PatchResult(
             status=info.status or 0,
             request_id=info.request_id,
             attempts=attempts,
             rate_limit=info.rate_limit,
             rate_remaining=info.rate_remaining,
-            unverified=body_problem(raw),
+            unverified=(
+                f"a 2xx whose body could not be read: {answer.note}"
+                if answer.unread
+                else body_problem(answer.raw)
+            ),
         )
 
     def get_auth_config(self, nanoid: str) -> dict[str, object]:
         """The auth config as Composio shows it (secrets masked by the API)."""
-        info, _, raw = self._call("GET", config_path(nanoid), nanoid, None, [])
-        data = json_object(raw)
+        answer, attempts = self._call("GET", config_path(nanoid), nanoid, None, [])
+        info, data = answer.info, json_object(answer.raw)
+        if answer.unread:
+            raise unreadable(answer, f"for {nanoid}", attempts)
         if data is None:
             raise ComposioRejected(
                 f"Composio answered {info.status} for {nanoid} with a body that is not a JSON "
@@ -172,10 +183,13 @@ class ComposioClient:
         throttled and retried like a PATCH; the parsed JSON, unchecked (see ``inventory``)."""
         query = {"show_disabled": "true", **({"cursor": cursor} if cursor else {})}
         path = "/api/v3/auth_configs?" + urlencode(query)
-        info, _, raw = self._call("GET", path, "the auth config list", None, [])
+        answer, attempts = self._call("GET", path, "the auth config list", None, [])
+        info = answer.info
+        if answer.unread:
+            raise unreadable(answer, "to the auth config list", attempts)
         try:
-            return json.loads(raw)
-        except (UnicodeDecodeError, ValueError):
+            return json.loads(answer.raw)
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise ComposioRejected(
                 f"Composio answered {info.status} to the auth config list with a body that is "
                 "not JSON",
@@ -187,11 +201,10 @@ class ComposioClient:
     def ping(self) -> ResponseInfo:
         """One ``GET /api/v3/auth_configs?limit=1``, no retries: can we reach and authenticate?"""
         self._throttle(0)
-        info, note, raw = self._send(
-            "GET", "/api/v3/auth_configs?limit=1", self._key_provider(False), None
-        )
-        if info.status is not None and 200 <= info.status < 300 and json_object(raw) is None:
-            what = note or "a body that is not a JSON object"
+        answer = self._send("GET", "/api/v3/auth_configs?limit=1", self._key_provider(False), None)
+        info = answer.info
+        if info.status is not None and 200 <= info.status < 300 and json_object(answer.raw) is None:
+            what = answer.note or "a body that is not a JSON object"
             raise PermanentError(
                 f"Composio answered {info.status} with {what} (a proxy or a web page?): "
                 "check COMPOSIO_BASE_URL"
@@ -211,18 +224,19 @@ class ComposioClient:
 
     def _call(
         self, method: str, path: str, nanoid: str, content: bytes | None, secrets: list[str]
-    ) -> tuple[ResponseInfo, int, bytes]:
+    ) -> tuple[Answer, int]:
         """Send until a 2xx (returned) or a final decision (raised), obeying ``decide``."""
         attempt, reauthed, refresh = 1, False, False
         while True:
             key = self._key_provider(refresh)
             secrets = list(dict.fromkeys([*secrets, key.reveal()]))
             self._throttle(attempt - 1)
-            info, note, raw = self._send(method, path, key, content)
+            answer = self._send(method, path, key, content)
+            info = answer.info
             if info.status is not None and 200 <= info.status < 300:
-                if note:
-                    log.warning("composio.unusable_body", http_status=info.status, note=note)
-                return info, attempt, raw
+                if answer.note:
+                    log.warning("composio.unusable_body", http_status=info.status, note=answer.note)
+                return answer, attempt
             decision = decide(
                 info,
                 attempt=attempt,
@@ -265,30 +279,15 @@ class ComposioClient:
             self._sleep(wait)
             waited += wait
 
-    def _send(self, method: str, path: str, key: Secret, content: bytes | None) -> _Answer:
+    def _send(self, method: str, path: str, key: Secret, content: bytes | None) -> Answer:
         """One exchange; reads at most 64 KiB of a body (4 MiB for a GET)."""
         headers = {"x-api-key": key_header(key)}
         if content is not None:
             headers["Content-Type"] = "application/json"
         request = self._client.build_request(method, path, content=content, headers=headers)
-        deadline = time.monotonic() + self._total_timeout
-        try:
-            response = self._client.send(request, stream=True)
-        except httpx.TransportError as exc:
-            tls = ssl_cause(exc)
-            if tls is not None:  # no retry makes a CA trusted
-                raise tls_error(self._client.base_url, tls) from exc
-            failed = transport_failure(exc)
-            metrics.composio_answer(method, None, None)
-            return failed, None, b""
         limit = _GET_LIMIT if method == "GET" else BODY_LIMIT
-        try:
-            answer = inspect_response(
-                response, now=datetime.now(UTC), limit=limit, deadline=deadline
-            )
-        finally:
-            response.close()
-        metrics.composio_answer(method, answer[0].status, answer[0].slug)
+        answer = wire.exchange(self._client, request, within=self._total_timeout, limit=limit)
+        metrics.composio_answer(method, answer.info.status, answer.info.slug)
         if self._limiter is not None:
-            self._limiter.observe(answer[0])
+            self._limiter.observe(answer.info)
         return answer

@@ -6,7 +6,8 @@ Composio error bodies come as the envelope ``{"error": {"message", "code", "slug
 exceeded..."}``, ``{"code": 10429, "slug": "HTTP_TooManyRequests"}``), empty, as HTML from a
 proxy, cut off, or as JSON of the wrong shape. Nothing here raises on any of them: a field that
 is missing or of the wrong type is None, and a body that says nothing usable is described (its
-kind and size, never its text). Only the first ``BODY_LIMIT`` bytes of a body are ever read.
+kind and size, never its text). A body is read by ``rotator.composio.body``: at most
+``BODY_LIMIT`` bytes (the caller may allow more), counted on the wire and after decoding.
 
 Composio may echo what it was sent. Every text field is masked of the values just sent (the
 request's credential values and its API key, in every encoded form ``observability.redaction``
@@ -20,13 +21,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
 
+from rotator.composio.body import read_body
 from rotator.core.errors import ComposioRejected, ComposioUnavailable
 from rotator.core.models import Decision, Payload, ResponseInfo, RetryAction, Secret
 from rotator.core.retry import parse_retry_after
@@ -35,15 +36,15 @@ from rotator.observability.redaction import Echoes
 __all__ = [
     "BODY_LIMIT",
     "MESSAGE_LIMIT",
-    "body_problem",
+    "Answer",
     "final_error",
     "inspect_response",
     "json_object",
     "parse_response",
-    "read_head",
     "secret_values",
     "sent_values",
     "transport_failure",
+    "unreadable",
 ]
 
 BODY_LIMIT = 64 * 1024
@@ -66,36 +67,27 @@ class _Body:
     problem: str | None = None
 
 
-def transport_failure(exc: httpx.HTTPError) -> ResponseInfo:
-    """No (whole) HTTP answer: the connection failed, timed out, or broke mid-exchange."""
+@dataclass(frozen=True)
+class Answer:
+    """One exchange: what the retry policy sees, the body (capped), and why the body cannot be
+    used (``note``). ``unread``: the body itself could not be read whole (over the cap, an
+    encoding refused, cut off), as opposed to read whole but not what was expected."""
+
+    info: ResponseInfo
+    raw: bytes = b""
+    note: str | None = None
+    unread: bool = False
+
+
+def transport_failure(exc: httpx.HTTPError, *, deadline: float | None = None) -> ResponseInfo:
+    """No (whole) HTTP answer: the connection failed, timed out, or broke mid-exchange.
+    ``deadline``: the call's overall deadline in seconds, when that is what passed."""
     if isinstance(exc, httpx.TimeoutException):
-        return ResponseInfo(status=None, failure="timeout")
+        failure = "timeout" if deadline is None else f"timeout after {deadline:g} s"
+        return ResponseInfo(status=None, failure=failure)
     if isinstance(exc, httpx.ConnectError):
         return ResponseInfo(status=None, failure="connect")
     return ResponseInfo(status=None, failure="protocol")
-
-
-def read_head(
-    response: httpx.Response, limit: int = BODY_LIMIT, deadline: float | None = None
-) -> tuple[bytes, str | None]:
-    """At most ``limit`` bytes of the body, read until ``deadline`` (``time.monotonic()``), and
-    a note if reading stopped part way. httpx's timeout is per socket read: without a deadline
-    a body dripped slowly enough would hold the call (and the auth config's lock) forever."""
-    try:
-        return response.content[:limit], None
-    except httpx.ResponseNotRead:
-        pass
-    buf = bytearray()
-    try:
-        for chunk in response.iter_bytes():
-            buf += chunk
-            if len(buf) >= limit:
-                break
-            if deadline is not None and time.monotonic() > deadline:
-                return bytes(buf[:limit]), "body cut off (slower than the Composio timeout)"
-    except httpx.HTTPError as exc:
-        return bytes(buf[:limit]), f"body cut off ({type(exc).__name__})"
-    return bytes(buf[:limit]), None
 
 
 def json_object(raw: bytes) -> dict[str, object] | None:
@@ -210,16 +202,18 @@ def inspect_response(
     *,
     now: datetime,
     limit: int = BODY_LIMIT,
-    deadline: float | None = None,
     sent: Iterable[str] | None = None,
-) -> tuple[ResponseInfo, str | None, bytes]:
-    """``parse_response``, a note when the body was unusable, and the body (``limit`` bytes).
+) -> Answer:
+    """``parse_response``, the body (``limit`` bytes at most) and why it is unusable, if it is.
 
     ``sent``: the values whose echoes are masked or dropped; by default ``sent_values`` of the
-    request that got this answer."""
+    request that got this answer. A timeout while reading the body is raised (httpx's)."""
     echoes = Echoes.of(_request_values(response) if sent is None else sent)
-    raw, cut = read_head(response, limit, deadline)
-    body = _body(raw, response.headers.get("content-type", ""), echoes)
+    read = read_body(response, limit)
+    if read.problem is None:
+        body = _body(read.raw, response.headers.get("content-type", ""), echoes)
+    else:
+        body = _Body(problem=read.problem)
     headers = response.headers
     info = ResponseInfo(
         status=response.status_code,
@@ -234,14 +228,14 @@ def inspect_response(
         rate_remaining=_int(headers.get("x-ratelimit-remaining")),
         rate_window=_window(headers.get("x-ratelimit-window-size")),
     )
-    return info, cut or body.problem, raw
+    return Answer(info, read.raw, body.problem, unread=read.problem is not None)
 
 
 def parse_response(
     response: httpx.Response, *, now: datetime, sent: Iterable[str] | None = None
 ) -> ResponseInfo:
     """Status, slug, code, trimmed message, request id, retry and rate-limit headers."""
-    return inspect_response(response, now=now, sent=sent)[0]
+    return inspect_response(response, now=now, sent=sent).info
 
 
 def secret_values(payload: Payload) -> list[str]:
@@ -275,16 +269,17 @@ def final_error(
     return ComposioRejected(head, info.status, info.slug, info.request_id, fix, attempts=attempts)
 
 
-def body_problem(raw: bytes) -> str | None:
-    """Why a 2xx PATCH body is not Composio's success answer, or None when it is."""
-    try:
-        data = json.loads(raw) if raw.strip() else None
-    except (UnicodeDecodeError, ValueError):
-        data = None
-    if not isinstance(data, dict):
-        return "a 2xx whose body is not a JSON object"
-    if "error" in data:
-        return "a 2xx whose body is an error envelope"
-    if data and data.get("success") is not True:
-        return "a 2xx whose body does not say success"
-    return None
+def unreadable(answer: Answer, what: str, attempts: int) -> ComposioUnavailable:
+    """A GET's 2xx whose body could not be read whole (over the cap, an encoding refused, cut
+    off) is transient: the request did not fail, a proxy or a blip may have spoiled the answer,
+    and a 2xx must not be dead-lettered at once (repeated, it exhausts the retries like any
+    outage). A PATCH's is unverified instead (``client.update_auth_config``)."""
+    info = answer.info
+    return ComposioUnavailable(
+        f"Composio answered {info.status} {what} with a body it could not read: {answer.note}",
+        None,
+        info.status,
+        None,
+        info.request_id,
+        attempts=attempts,
+    )

@@ -6,7 +6,8 @@ in ``SECRETS``) is cut out of every string, tracebacks included, by the length r
 ``observability.redaction``. Structural fields are left alone so that redaction cannot blind the
 logs: field names, and the values of ``event`` (rotator's own dotted names), ``level``,
 ``logger``, ``timestamp``, ``outcome``, ``reason``, the ids and the paths, as long as each
-looks like what it is (a value that does not is scrubbed like any other).
+looks like what it is (a value that does not is scrubbed like any other). Then every value is
+bounded (``observability.bounds``): untrusted text cannot make a line longer than Loki takes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any, Literal
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
+from rotator.observability import bounds
+from rotator.observability.bounds import cut
 from rotator.observability.redaction import MASK, SHORT, bounded, forms, mask
 from rotator.observability.sinks import DemoteSucceeded, LineFactory, celery_task_level
 
@@ -144,18 +147,36 @@ def _masked(key: str) -> bool:
     return rule
 
 
-def _clean(key: str, value: object) -> object:
+def _clean(key: str, value: object, depth: int = 0) -> object:
+    """One value masked, scrubbed, then cut to the bounds (see ``observability.bounds``)."""
     if _masked(key):
         return MASK
     if isinstance(value, str):
-        return _text(key, value)
-    if isinstance(value, dict):
-        return {_name(str(k)): _clean(str(k), v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_clean("", v) for v in value]
+        return cut(
+            _text(key, value), bounds.TRACE_LIMIT if key == "exception" else bounds.FIELD_LIMIT
+        )
     if isinstance(value, int | float | bool) or value is None:
         return value
-    return scrub(repr(value))
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        return _items(value, depth)
+    return cut(scrub(repr(value)))
+
+
+def _items(value: dict[object, object] | Iterable[object], depth: int) -> object:
+    """A list or mapping, its first ``bounds.ITEMS_LIMIT`` items cleaned, the rest counted."""
+    if depth >= bounds.DEPTH_LIMIT:
+        return "...[nested too deep]"
+    if isinstance(value, dict):
+        pairs = list(value.items())
+        kept = {_name(str(k)): _clean(str(k), v, depth + 1) for k, v in pairs[: bounds.ITEMS_LIMIT]}
+        if len(pairs) > bounds.ITEMS_LIMIT:
+            kept["..."] = f"[{len(pairs) - bounds.ITEMS_LIMIT} items cut]"
+        return kept
+    listed = list(value)
+    cleaned = [_clean("", v, depth + 1) for v in listed[: bounds.ITEMS_LIMIT]]
+    if len(listed) > bounds.ITEMS_LIMIT:
+        cleaned.append(f"...[{len(listed) - bounds.ITEMS_LIMIT} items cut]")
+    return cleaned
 
 
 def _name(key: str) -> str:
@@ -163,7 +184,7 @@ def _name(key: str) -> str:
     if key in _NAMES:
         return key
     if not _KEY.fullmatch(key):
-        return SECRETS.scrub(key)
+        return cut(SECRETS.scrub(key), bounds.NAME_LIMIT)
     if len(_NAMES) < _MEMO:
         _NAMES.add(key)
     return key

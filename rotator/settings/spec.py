@@ -106,7 +106,8 @@ class Settings:
         "VAULT_K8S_TOKEN_PATH", _PATH, _K8S_JWT, "service-account JWT, read at each login")
     vault_k8s_mount: str = setting("VAULT_K8S_MOUNT", _MOUNT, "kubernetes", "Kubernetes auth mount")
     vault_timeout: float = setting(
-        "ROTATOR_VAULT_TIMEOUT", _TIMEOUT, 10.0, "seconds, every Vault call")
+        "ROTATOR_VAULT_TIMEOUT", _TIMEOUT, 10.0,
+        "seconds, every Vault call: connect, headers and body together")
     vault_mount: str = setting("ROTATOR_VAULT_MOUNT", _MOUNT, "secret", "KV v2 mount")
     vault_prefix: str = setting(
         "ROTATOR_VAULT_PREFIX", _MOUNT, "composio/auth_configs", "discovery prefix")
@@ -122,7 +123,8 @@ class Settings:
         "(same mount) whose field `api_key` holds the key; after a 401 it is read again and the "
         "call retried once")
     composio_timeout: float = setting(
-        "ROTATOR_COMPOSIO_TIMEOUT", _TIMEOUT, 30.0, "seconds to wait for an answer")
+        "ROTATOR_COMPOSIO_TIMEOUT", _TIMEOUT, 30.0,
+        "seconds for each attempt's whole answer: connect, headers and body together")
     composio_connect_timeout: float = setting(
         "ROTATOR_COMPOSIO_CONNECT_TIMEOUT", Number(0, 60, above=True, unit=" s"), 5.0,
         "seconds to connect")

@@ -1,3 +1,4 @@
-"""The one door to Vault (hvac): the KV v2 client, authentication, error translation and Vault's
-timestamps. May import: core, settings, observability. Never composio or state.
+"""The one door to Vault (hvac): the KV v2 client, authentication, error translation, Vault's
+timestamps, and the network under requests that keeps each call's deadline (wire). May import:
+core, settings, observability. Never composio or state.
 """

@@ -23,6 +23,7 @@ from hvac import exceptions as hvac_exc
 from rotator.core.errors import RotatorError, VaultAccessDenied
 from rotator.settings.load import Settings
 from rotator.vault.errors import DENIED, as_dict, detail, translate
+from rotator.vault.wire import DeadlineAdapter, DeadlineSession
 
 # translate is re-exported: tests/integration/test_vault.py imports it from here.
 __all__ = ["Lease", "TokenKeeper", "new_hvac_client", "refresh_action", "translate"]
@@ -244,14 +245,15 @@ def new_hvac_client(settings: Settings, *, timeout: float, pool_size: int = 32) 
     ``~/.netrc`` and looks up the proxy variables per request (13% of ``rotator plan``'s CPU,
     6% of a worker's). The proxy variables (``HTTPS_PROXY``, ``NO_PROXY`` ...) and
     ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` still apply, as read at start-up; a netrc
-    password is never sent to Vault (it answers to its token header only).
+    password is never sent to Vault (it answers to its token header only). Every request ends
+    within ``timeout``, connect, headers and body together (``rotator.vault.wire``).
     """
-    session = requests.Session()
+    session = DeadlineSession(timeout)
     session.trust_env = False
     session.proxies = requests.utils.get_environ_proxies(settings.vault_addr)
     env_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     session.verify = settings.vault_cacert or env_bundle or True
-    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+    adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return hvac.Client(

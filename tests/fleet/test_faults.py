@@ -476,7 +476,7 @@ GARBAGE: dict[str, tuple[int, bytes, str | None, float, str, str]] = {
         "text/html",
         0.0,
         "retry_later",
-        "body is not JSON (text/html, 65536 bytes)",
+        "answer larger than 65536 bytes",
     ),
     "5 MB json message, 400": (
         400,
@@ -484,7 +484,7 @@ GARBAGE: dict[str, tuple[int, bytes, str | None, float, str, str]] = {
         None,
         0.0,
         "failed",
-        "body is not JSON (application/json, 65536 bytes)",
+        "answer larger than 65536 bytes",
     ),
     "slow drip, 400": (400, _envelope(400, "dripped {S}"), None, 0.02, "failed", "dripped ***"),
     "empty body, 500": (500, b"", None, 0.0, "retry_later", "empty body"),

@@ -168,7 +168,7 @@ def test_prometheus_scrapes_a_worker_and_fires_the_alert_for_a_real_failure(
 
     def one_overdue() -> bool:  # counted at scrape, cached 30 s: the first may predate the push
         [row] = _api(prom.url, "query", query="max(rotator_credentials_overdue)")["result"]
-        return row["value"][1] == "1"
+        return bool(row["value"][1] == "1")
 
     wait_until("rotator_credentials_overdue to count ac_prom1", one_overdue, timeout=60)
 
