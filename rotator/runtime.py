@@ -14,6 +14,7 @@ from rotator.core.retry import RetryBudget
 from rotator.observability.logs import SECRETS, scrub
 from rotator.ratelimit.limiter import RateLimiter
 from rotator.reports.status import StatusRow, status_rows
+from rotator.rotation.bindings_file import BindingsFile
 from rotator.rotation.breaker import Breaker
 from rotator.rotation.catalog import Catalog, CatalogView
 from rotator.rotation.service import RotationService
@@ -103,8 +104,9 @@ def queue_ttl(settings: Settings) -> float:
     return settings.queue_ttl
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Everything the CLI and the worker need, built from validated settings."""
+def build_runtime(settings: Settings, *, bindings: BindingsFile | None = None) -> Runtime:
+    """Everything the CLI and the worker need, built from validated settings; ``bindings``:
+    the bindings file as read at start-up (else read here, ``ConfigError`` if it is bad)."""
     secrets = (settings.vault_token, settings.vault_secret_id, settings.composio_api_key)
     for secret in (*secrets, settings.redis_sentinel_password):
         if secret is not None:
@@ -125,7 +127,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sentinel_master=settings.redis_sentinel_master,
         sentinel_password=settings.redis_sentinel_password,
     )
-    catalog = Catalog(settings, vault)
+    catalog = Catalog(settings, vault, bindings=bindings)
     service = RotationService(
         vault=vault,
         composio=VerifyingComposio(composio) if settings.verify else composio,
