@@ -125,7 +125,7 @@ def test_a_bindings_file_that_breaks_while_running_keeps_the_last_good_in_force(
         assert "not valid TOML" in line["error"] and "stays in force" in line["error"], line
     result = send_rotate(celery_env, "ac_bf9")  # another service: no bindings file of its own
     assert result["result"] == "failed", result
-    assert "no binding in force" in str(result["error"]) and "not valid TOML" in str(
+    assert "no binding for it in force" in str(result["error"]) and "not valid TOML" in str(
         result["error"]
     )
     path.write_text(_binding("ac_bf1", bound["ac_bf1"]) + _binding("ac_bf2", bound["ac_bf2"]))

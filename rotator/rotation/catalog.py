@@ -149,10 +149,10 @@ class Catalog:
             return True
         return not asked.fresh and asked.at - cached.began < self._ttl
 
-    def get(self, nanoid: str) -> Binding | None:
-        """The binding for ``nanoid``, None if unknown; ``AmbiguousSource`` if found twice;
-        ``PermanentError`` for an id that is not a nanoid (no Vault call for it), or unknown
-        while the bindings file is broken (naming why)."""
+    def get(self, nanoid: str) -> Binding:
+        """The binding for ``nanoid``. ``PermanentError`` for an id that is not a nanoid (no
+        Vault call for it) or one nothing binds (naming why, when the bindings file broke);
+        ``AmbiguousSource`` for one found at several paths."""
         problem = nanoid_problem(nanoid)
         if problem is not None:
             raise PermanentError(f"auth config id {problem}")
@@ -161,12 +161,12 @@ class Catalog:
             view = self.view(fresh=True)
         if nanoid in view.conflicts:
             raise ambiguous_error(nanoid, view.conflicts[nanoid])
-        if nanoid not in view.bindings and view.bindings_problem is not None:
-            raise PermanentError(
-                f"{nanoid}: no Vault secret under the discovery prefix and no binding in force "
-                f"for it; {view.bindings_problem}"
-            )
-        return view.bindings.get(nanoid)
+        if nanoid in view.bindings:
+            return view.bindings[nanoid]
+        unknown = f"{nanoid}: no Vault secret under the discovery prefix and no binding for it"
+        if view.bindings_problem is None:
+            raise PermanentError(unknown)
+        raise PermanentError(f"{unknown} in force; {view.bindings_problem}")
 
     def _build(self) -> CatalogView:
         s = self._settings
