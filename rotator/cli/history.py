@@ -6,14 +6,14 @@ import time
 
 import click
 
-from rotator.cli.shared import open_runtime
+from rotator.cli.shared import nanoid_argument, open_runtime
 from rotator.console.untrusted import plain
 
 __all__ = ["history"]
 
 
 @click.command()
-@click.argument("nanoid", required=False)
+@click.argument("nanoid", required=False, callback=nanoid_argument)
 @click.option("--since", default=None, help="Only entries this recent: 90s, 15m, 24h, 7d, 2w.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="Every field as JSON, newest first.")
