@@ -135,6 +135,14 @@ CASES = [
         r"text \(byte 30 is 0xff\)",
     ),
     Case(
+        "bindings-nested-100k-deep",
+        ("plan",),
+        lambda e, t, x: {**e, **_bindings(t, b"a = " + b"[" * 100_000 + b"]" * 100_000)},
+        2,
+        r"rotator: invalid configuration: ROTATOR_BINDINGS_FILE .*bindings\.toml: nested "
+        r"deeper than 32 levels \(line 1\)",
+    ),
+    Case(
         "bindings-nanoid-trailing-newline",
         ("plan",),
         lambda e, t, x: {

@@ -174,10 +174,11 @@ class ComposioClient:
         info, _, raw = self._call("GET", path, "the auth config list", None, [])
         try:
             return json.loads(raw)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            deep = isinstance(exc, RecursionError)
             raise ComposioRejected(
-                f"Composio answered {info.status} to the auth config list with a body that is "
-                "not JSON",
+                f"Composio answered {info.status} to the auth config list with "
+                + ("JSON nested too deeply" if deep else "a body that is not JSON"),
                 info.status,
                 None,
                 info.request_id,
