@@ -17,19 +17,21 @@ from rotator.ratelimit.limiter import RateLimiter
 from rotator.reports.age import AgeRow, age_rows
 from rotator.reports.status import StatusRow, status_rows
 from rotator.rotation.announce import Announcer
+from rotator.rotation.bindings_file import BindingsFile
 from rotator.rotation.breaker import Breaker
 from rotator.rotation.catalog import Catalog, CatalogView
 from rotator.rotation.service import RotationService
 from rotator.rotation.verify import VerifyingComposio
 from rotator.settings.load import Settings, load_fingerprint_key, retry_budget
 from rotator.state.circuit import CircuitStore
+from rotator.state.keys import Keys  # key names the CLI shows in its hints
 from rotator.state.outbox import Outbox
 from rotator.state.scripts import STORED_CHUNK  # auth configs per stored-state read
 from rotator.state.store import StateStore
 from rotator.vault.client import VaultClient
 from rotator.webhook.sender import WebhookSender
 
-__all__ = ["READS_IN_FLIGHT", "STORED_CHUNK", "Runtime", "build_runtime", "queue_ttl"]
+__all__ = ["READS_IN_FLIGHT", "STORED_CHUNK", "Keys", "Runtime", "build_runtime", "queue_ttl"]
 
 API_KEY_FIELD = "api_key"
 WEBHOOK_KEY_FIELD = "secret"
@@ -142,8 +144,9 @@ def queue_ttl(settings: Settings) -> float:
     return settings.queue_ttl
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Everything the CLI and the worker need, built from validated settings."""
+def build_runtime(settings: Settings, *, bindings: BindingsFile | None = None) -> Runtime:
+    """Everything the CLI and the worker need, built from validated settings; ``bindings``:
+    the bindings file as read at start-up (else read here, ``ConfigError`` if it is bad)."""
     secrets = (settings.vault_token, settings.vault_secret_id, settings.composio_api_key)
     for secret in (*secrets, settings.redis_sentinel_password):
         if secret is not None:
@@ -164,7 +167,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sentinel_master=settings.redis_sentinel_master,
         sentinel_password=settings.redis_sentinel_password,
     )
-    catalog = Catalog(settings, vault)
+    catalog = Catalog(settings, vault, bindings=bindings)
     announcer = Announcer(
         Outbox(state.redis) if settings.webhook_url else None,
         state=state,

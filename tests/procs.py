@@ -202,14 +202,29 @@ def procs(celery_env: dict[str, str], tmp_path: Path) -> Iterator[Procs]:
 
 
 def run_cli(
-    env: dict[str, str], *args: str, timeout: float = 60
+    env: dict[str, str], *args: str, timeout: float = 60, module: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m rotator ARGS`` with ``env``; output captured as text."""
+    """``python -m rotator ARGS`` (``module=False``: ``python ARGS``) with ``env``; output
+    captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "rotator", *args],
+        [sys.executable, *(["-m", "rotator"] if module else []), *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def send_rotate(env: dict[str, str], nanoid: str) -> dict[str, object]:
+    """What another service does: ``send_task("rotator.rotate", [nanoid])`` from a process of
+    its own with ``env``; the task's result (waited for up to 60 s)."""
+    code = (
+        "import json, sys\n"
+        "from rotator.worker.app import ROTATE_TASK, app\n"
+        "print(json.dumps(app.send_task(ROTATE_TASK, args=[sys.argv[1]]).get(timeout=60)))\n"
+    )
+    res = run_cli(env, "-c", code, nanoid, timeout=90, module=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    result: dict[str, object] = json.loads(res.stdout)
+    return result

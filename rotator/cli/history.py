@@ -1,19 +1,61 @@
-"""``rotator history``: who rotated what, when, and what triggered it (newest first)."""
+"""``rotator history``: who rotated what, when, and what triggered it (newest first).
+
+The audit stream is Redis's, and Redis is not trusted: an entry rotator could not have written
+(a time past year 9999, bytes that are not UTF-8) is a named problem with exit 2, never a
+traceback or "unexpected ValueError".
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
-from rotator.cli.shared import open_runtime
+from rotator.cli.errors import clip
+from rotator.cli.shared import nanoid_argument, open_runtime
 from rotator.console.untrusted import plain
+from rotator.core.errors import PermanentError
+
+if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
+    from rotator.runtime import Runtime
 
 __all__ = ["history"]
 
+LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the latest time a row can show
+Entries = list[tuple[str, dict[str, str]]]
+
+
+def _checked_pages(rt: Runtime) -> Callable[[str, str, int], Entries]:
+    """The audit stream's pages (XREVRANGE), each entry checked before it becomes a row."""
+    from rotator.runtime import Keys
+
+    def page(before: str, oldest: str, count: int) -> Entries:
+        try:
+            entries = rt.state.audit_newest(before=before, oldest=oldest, count=count)
+        except UnicodeDecodeError as exc:
+            raise PermanentError(
+                f"an audit entry in {Keys.audit} (reading newest first from {before}) holds "
+                f"bytes that are not UTF-8 (0x{exc.object[exc.start]:02x}): rotator did not "
+                "write it",
+                suggested_fix=f"find it with XREVRANGE {Keys.audit} and delete it with XDEL",
+            ) from None
+        for entry_id, _ in entries:
+            ms = entry_id.partition("-")[0]
+            if not (ms.isascii() and ms.isdigit()) or int(ms) > LAST_MS:
+                raise PermanentError(
+                    f"audit entry {clip(entry_id)} in {Keys.audit} has a time out of range "
+                    "(after 9999-12-31): rotator did not write it",
+                    suggested_fix=f"delete it: XDEL {Keys.audit} {clip(entry_id)}",
+                )
+        return entries
+
+    return page
+
 
 @click.command()
-@click.argument("nanoid", required=False)
+@click.argument("nanoid", required=False, callback=nanoid_argument)
 @click.option("--since", default=None, help="Only entries this recent: 90s, 15m, 24h, 7d, 2w.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="Every field as JSON, newest first.")
@@ -29,9 +71,7 @@ def history(nanoid: str | None, since: str | None, limit: int, as_json: bool) ->
         raise click.BadParameter(str(exc), param_hint="--since") from None
     with open_runtime() as rt:
         rows = newest_rows(
-            lambda before, oldest, count: rt.state.audit_newest(
-                before=before, oldest=oldest, count=count
-            ),
+            _checked_pages(rt),
             nanoid=nanoid,
             since_s=since_s,
             now=time.time(),

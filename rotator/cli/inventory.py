@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from rotator.cli.errors import exit_code
 from rotator.cli.shared import EXIT_FAILED, EXIT_OK, open_runtime
 from rotator.reports.inventory import Inventory
 
@@ -28,9 +29,9 @@ def inventory(as_json: bool) -> None:
         bound |= {n: ", ".join(paths) for n, paths in view.conflicts.items()}
         try:
             listed, pages, problems = list_all(rt.composio)
-        except RotatorError as exc:
+        except RotatorError as exc:  # 2 for a garbled answer (permanent), 1 for an outage
             click.echo(f"rotator: inventory: {scrub(str(exc))}", err=True)
-            sys.exit(EXIT_FAILED)
+            sys.exit(exit_code(exc))
     inv = classify(listed, bound, pages=pages, problems=problems)
     if as_json:
         print_json(inv.as_dict())

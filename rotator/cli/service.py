@@ -10,12 +10,13 @@ import click
 
 from rotator.cli.deadline import HEALTH_TIMEOUT, Deadline, Stage, within
 from rotator.cli.queued import queue_rotations
-from rotator.cli.shared import open_runtime
+from rotator.cli.shared import checked_entry_id, nanoid_argument, open_runtime
 from rotator.console.untrusted import plain
 from rotator.core.errors import ConfigError, RotatorError
 from rotator.core.models import Outcome
 from rotator.core.trigger import Trigger, triggered_by
 from rotator.observability.logs import scrub
+from rotator.rotation.bindings import nanoid_problem
 
 if TYPE_CHECKING:  # the runtime (Celery, hvac, httpx) is imported when a command runs
     from rotator.runtime import Runtime
@@ -59,14 +60,14 @@ def _switch(nanoid: str | None, *, paused: bool) -> None:
 
 
 @click.command()
-@click.argument("nanoid", required=False)
+@click.argument("nanoid", required=False, callback=nanoid_argument)
 def pause(nanoid: str | None) -> None:
     """Stop the sweep pushing (everything, or one NANOID); --force rotations still run."""
     _switch(nanoid, paused=True)
 
 
 @click.command()
-@click.argument("nanoid", required=False)
+@click.argument("nanoid", required=False, callback=nanoid_argument)
 def resume(nanoid: str | None) -> None:
     """Undo ``pause`` (everything, or one NANOID)."""
     _switch(nanoid, paused=False)
@@ -143,10 +144,13 @@ def dlq_list(as_json: bool) -> None:
 def dlq_replay(
     entry_ids: tuple[str, ...], inline: bool, wait: bool, timeout: float, verbose: bool
 ) -> None:
-    """Rotate again the auth configs of these entries (all when none given); remove them."""
+    """Rotate again the auth configs of these entries (all when none given); remove them. An
+    entry whose auth config id is not a nanoid (a bad message's) is named and kept."""
     started = time.monotonic()
+    wanted = {checked_entry_id(i) for i in entry_ids}
     with open_runtime() as rt:
-        entries = [(i, e) for i, e in rt.state.dead_letters() if not entry_ids or i in entry_ids]
+        entries = [(i, e) for i, e in rt.state.dead_letters() if not wanted or i in wanted]
+        entries = [(i, e) for i, e in entries if _replayable(i, e.get("auth_config_id"))]
         ids = list(
             dict.fromkeys(e["auth_config_id"] for _, e in entries if e.get("auth_config_id"))
         )
@@ -158,6 +162,16 @@ def dlq_replay(
         print_summary(outcomes, time.monotonic() - started, verbose=verbose)
     click.echo(f"replayed {len(ids)} auth config(s) from {len(entries)} entr(y/ies)")
     sys.exit(1 if outcomes and not all(o.ok for o in outcomes) else 0)
+
+
+def _replayable(entry_id: str, nanoid: object) -> bool:
+    """False, said on stderr, for an entry whose auth config id is not a nanoid (a bad
+    message's, or one tampered with): kept, never queued. An entry with no id (a batch message
+    that named none) is removed with the others, as it always was."""
+    problem = nanoid_problem(nanoid) if nanoid else None
+    if problem is not None:
+        click.echo(f"rotator: kept {plain(entry_id)}: auth_config_id {problem}", err=True)
+    return problem is None
 
 
 def _replay(

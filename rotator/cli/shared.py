@@ -4,6 +4,7 @@ parallel. Below the commands; imports none of them."""
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 import structlog
 
-from rotator.cli.errors import BadInput
+from rotator.cli.errors import BadInput, clip
 from rotator.console.untrusted import plain
 from rotator.observability.logs import configure_logging
 from rotator.rotation.bindings import nanoid_problem
@@ -25,6 +26,9 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "checked_entry_id",
+    "checked_nanoid",
+    "nanoid_argument",
     "open_runtime",
     "parallel",
     "pick_ids",
@@ -34,6 +38,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 T = TypeVar("T")
 R = TypeVar("R")
 log = structlog.get_logger("rotator.cli")
+_ENTRY_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")  # a Redis stream id: ms-sequence
 
 
 @contextmanager
@@ -50,14 +55,34 @@ def open_runtime() -> Iterator[Runtime]:
         rt.close()
 
 
+def checked_nanoid(value: str) -> str:
+    """``value`` when it is a nanoid, else ``BadInput`` (one line, exit 2) naming it with its
+    look-alike characters escaped: an operator's id is checked before anything acts on it."""
+    if (problem := nanoid_problem(value)) is not None:
+        raise BadInput(f"NANOID {problem}")
+    return value
+
+
+def nanoid_argument(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A click callback for an optional NANOID argument (``checked_nanoid`` when given)."""
+    return None if value is None else checked_nanoid(value)
+
+
+def checked_entry_id(value: str) -> str:
+    """``value`` when it is a stream entry id (``1718000000000-0``), else ``BadInput``."""
+    if _ENTRY_ID.fullmatch(value) is None:
+        raise BadInput(
+            f"ENTRY_ID {clip(ascii(value))} is not a dead-letter entry id (like 1718000000000-0; "
+            "`rotator dlq list` shows them)"
+        )
+    return value
+
+
 def pick_ids(rt: Runtime, ids: Sequence[str], all_: bool) -> list[str]:
     if all_ == bool(ids):
         raise click.UsageError("give NANOID... or --all (not both)")
     if not all_:
-        bad = [p for p in map(nanoid_problem, ids) if p is not None]
-        if bad:
-            raise BadInput(f"NANOID {bad[0]}")
-        return list(dict.fromkeys(ids))
+        return list(dict.fromkeys(map(checked_nanoid, ids)))
     view = rt.catalog.view(fresh=True)
     for problem in view.problems:
         if rt.settings.log_format == "json":

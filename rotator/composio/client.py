@@ -189,10 +189,11 @@ class ComposioClient:
             raise unreadable(answer, "to the auth config list", attempts)
         try:
             return json.loads(answer.raw)
-        except (UnicodeDecodeError, ValueError, RecursionError):
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            deep = isinstance(exc, RecursionError)
             raise ComposioRejected(
-                f"Composio answered {info.status} to the auth config list with a body that is "
-                "not JSON",
+                f"Composio answered {info.status} to the auth config list with "
+                + ("JSON nested too deeply" if deep else "a body that is not JSON"),
                 info.status,
                 None,
                 info.request_id,

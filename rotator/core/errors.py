@@ -14,7 +14,8 @@ The first split answers the only question a worker asks: try again, or not::
         ├── SecretNotFound          no secret (or no such version) at the Vault path
         ├── AmbiguousSource         one nanoid found at several Vault paths: pushed from none
         ├── VaultAccessDenied       the Vault token may not read the path
-        └── ComposioRejected        Composio answered 4xx (400, 401/403 after re-auth, 404, 422)
+        ├── ComposioRejected        Composio answered 4xx (400, 401/403 after re-auth, 404, 422)
+        └── VerificationFailed      a 2xx push that reading back shows not to be in effect
 
 Adapters translate their library's errors once, with ``raise ... from exc``. Messages never
 contain secret material: they name paths, fields, statuses and slugs, never values.
@@ -36,6 +37,7 @@ __all__ = [
     "TransientError",
     "VaultAccessDenied",
     "VaultUnavailable",
+    "VerificationFailed",
 ]
 
 
@@ -155,3 +157,8 @@ class VaultAccessDenied(PermanentError):
 
 class ComposioRejected(PermanentError):
     """Composio refused the update with a 4xx that retrying will not change."""
+
+
+class VerificationFailed(PermanentError):
+    """Composio took the PATCH (2xx), but reading the auth config back shows the push is not in
+    effect (disabled, unchanged, other values): pushing it again would not change that."""

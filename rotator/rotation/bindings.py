@@ -15,14 +15,13 @@ path segment. The bindings file covers everything else::
     webhook_secret = "whsec"
 
 A file binding wins over a discovered secret with the same nanoid (explicit beats implicit).
+Reading the file (and reading it again when it changes) is ``rotation.bindings_file``.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from rotator.core.age import parse_duration
 from rotator.core.errors import ConfigError
@@ -32,7 +31,6 @@ __all__ = [
     "NANOID_RE",
     "discovered",
     "is_nanoid",
-    "load_bindings_file",
     "merge",
     "nanoid_problem",
     "parse_bindings",
@@ -55,7 +53,10 @@ _SHOWN = 60
 
 def shown(value: object) -> str:
     """``repr(value)``, cut to a few dozen characters: untrusted input is never echoed whole."""
-    text = repr(value)
+    return _cut(repr(value))
+
+
+def _cut(text: str) -> str:
     return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 1]}…({len(text)} chars)"
 
 
@@ -65,8 +66,9 @@ def is_nanoid(value: object) -> bool:
 
 
 def nanoid_problem(value: object) -> str | None:
-    """None for a nanoid; else why not, naming the (shortened) value."""
-    return None if is_nanoid(value) else f"{shown(value)} is not a nanoid ({NANOID_RULE})"
+    """None for a nanoid; else why not, naming the (shortened) value with every non-ASCII
+    character escaped, so that a look-alike shows what it is (``ac_g\\u043e\\u043ed``)."""
+    return None if is_nanoid(value) else f"{_cut(ascii(value))} is not a nanoid ({NANOID_RULE})"
 
 
 def _location_problems(where: str, path: object, mnt: object) -> list[str]:
@@ -178,21 +180,6 @@ def parse_bindings(doc: Mapping[str, object], *, name: str, mount: str) -> list[
     if problems:
         raise ConfigError(problems)
     return out
-
-
-def load_bindings_file(path: str, *, mount: str) -> list[Binding]:
-    try:
-        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"ROTATOR_BINDINGS_FILE {path}: cannot read ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"ROTATOR_BINDINGS_FILE {path}: not UTF-8 text (byte {exc.start} is "
-            f"0x{exc.object[exc.start]:02x})"
-        ) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"ROTATOR_BINDINGS_FILE {path}: not valid TOML ({exc})") from exc
-    return parse_bindings(doc, name=Path(path).name, mount=mount)
 
 
 def merge(found: Iterable[Binding], explicit: Iterable[Binding]) -> dict[str, Binding]:

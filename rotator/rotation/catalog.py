@@ -23,7 +23,8 @@ from typing import Protocol
 
 from rotator.core.errors import AmbiguousSource, PermanentError
 from rotator.core.models import Binding
-from rotator.rotation.bindings import discovered, load_bindings_file, merge, nanoid_problem
+from rotator.rotation.bindings import discovered, merge, nanoid_problem
+from rotator.rotation.bindings_file import BindingsFile
 from rotator.settings.load import Settings
 
 __all__ = ["Catalog", "CatalogView", "Lister", "ambiguous_error"]
@@ -38,6 +39,7 @@ class CatalogView:
     bindings: dict[str, Binding]
     problems: list[str] = field(default_factory=list)  # secrets that name no auth config
     conflicts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # nanoid -> every path
+    bindings_problem: str | None = None  # the file changed and broke: the last good is in force
 
     def ids(self) -> list[str]:
         """Every auth config to act on: the bound ones and the ambiguous ones (which fail)."""
@@ -93,16 +95,17 @@ class Catalog:
         *,
         ttl: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        bindings: BindingsFile | None = None,
     ) -> None:
+        """``bindings``: the file as read at start-up (else read here: ``ConfigError`` if bad)."""
         self._settings = settings
         self._lister = lister
         self._ttl = ttl
         self._clock = clock
-        self._explicit = (
-            load_bindings_file(settings.bindings_file, mount=settings.vault_mount)
-            if settings.bindings_file
-            else []
-        )
+        path = settings.bindings_file
+        if bindings is None and path:
+            bindings = BindingsFile(path, mount=settings.vault_mount)
+        self._file = bindings
         self._listing = threading.Lock()  # held by the one thread listing Vault
         self._begun = 0  # listings begun so far in this process
         self._cached: _Listed | None = None
@@ -146,9 +149,10 @@ class Catalog:
             return True
         return not asked.fresh and asked.at - cached.began < self._ttl
 
-    def get(self, nanoid: str) -> Binding | None:
-        """The binding for ``nanoid``, None if unknown; ``AmbiguousSource`` if found twice;
-        ``PermanentError`` for an id that is not a nanoid (no Vault call for it)."""
+    def get(self, nanoid: str) -> Binding:
+        """The binding for ``nanoid``. ``PermanentError`` for an id that is not a nanoid (no
+        Vault call for it) or one nothing binds (naming why, when the bindings file broke);
+        ``AmbiguousSource`` for one found at several paths."""
         problem = nanoid_problem(nanoid)
         if problem is not None:
             raise PermanentError(f"auth config id {problem}")
@@ -157,7 +161,12 @@ class Catalog:
             view = self.view(fresh=True)
         if nanoid in view.conflicts:
             raise ambiguous_error(nanoid, view.conflicts[nanoid])
-        return view.bindings.get(nanoid)
+        if nanoid in view.bindings:
+            return view.bindings[nanoid]
+        unknown = f"{nanoid}: no Vault secret under the discovery prefix and no binding for it"
+        if view.bindings_problem is None:
+            raise PermanentError(unknown)
+        raise PermanentError(f"{unknown} in force; {view.bindings_problem}")
 
     def _build(self) -> CatalogView:
         s = self._settings
@@ -172,7 +181,8 @@ class Catalog:
                 problems.append(b)
             else:
                 found.setdefault(b.auth_config_id, []).append(b)
-        pinned = {b.auth_config_id for b in self._explicit}
+        explicit, broken = self._file.current() if self._file is not None else ([], None)
+        pinned = {b.auth_config_id for b in explicit}
         conflicts = {
             nanoid: tuple(sorted(b.vault_path for b in bs))
             for nanoid, bs in found.items()
@@ -180,5 +190,8 @@ class Catalog:
         }
         unique = (bs[0] for nanoid, bs in found.items() if len(bs) == 1 or nanoid in pinned)
         return CatalogView(
-            bindings=merge(unique, self._explicit), problems=problems, conflicts=conflicts
+            bindings=merge(unique, explicit),
+            problems=problems,
+            conflicts=conflicts,
+            bindings_problem=broken,
         )

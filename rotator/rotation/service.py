@@ -32,7 +32,7 @@ from rotator.rotation.outcomes import (
 )
 from rotator.rotation.ports import ComposioPort, PatchResultLike, VaultPort
 from rotator.rotation.preview import Previewer
-from rotator.rotation.verify import record_unverified
+from rotator.rotation.verify import record_unverified, refutation
 from rotator.state.lock import Begun, HeldLock, best_effort
 from rotator.state.store import StateStore
 
@@ -130,13 +130,8 @@ class RotationService:
             binding = self.catalog.get(nanoid)
         except TransientError as busy:
             return self._transient(nanoid, None, None, busy, call)
-        except PermanentError as ambiguous:  # found at several paths: pushed from none
-            return self._failed(nanoid, None, None, ambiguous, call)
-        if binding is None:
-            unknown = PermanentError(
-                f"{nanoid}: no Vault secret under the discovery prefix and no binding for it"
-            )
-            return self._failed(nanoid, None, None, unknown, call)
+        except PermanentError as unbound:  # unknown, or found at several paths: none pushed
+            return self._failed(nanoid, None, None, unbound, call)
         structlog.contextvars.bind_contextvars(vault_path=binding.vault_path)
         try:
             lock = begun.held()
@@ -212,6 +207,10 @@ class RotationService:
             duration_ms=since_ms(call.started),
         )
         if unverified := getattr(result, "unverified", None):  # not shown to have landed
+            if getattr(result, "refuted", False):  # shown not to be in effect: fails for good
+                return self._failed(
+                    b.auth_config_id, b, secret, refutation(result, unverified), call
+                )
             return record_unverified(outcome, unverified, self._record_error)
         audit = audit_entry(outcome)
         record = self.state.record_success  # with the lock's release: one round trip

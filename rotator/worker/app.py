@@ -1,10 +1,11 @@
 """The Celery app: Redis broker, JSON only, reliability settings, beat schedule, log hookup.
 
-``celery -A rotator.worker.app worker`` and ``rotator worker`` both work. Settings are read (and
-validated) when Celery first needs its configuration; a broken configuration stops the process
-with exit code 2 and one message listing every problem. It fails closed: until the settings are
-applied the broker and backend are an unknown transport, so nothing can reach Celery's default
-``amqp://guest@localhost`` even if configuration went wrong in a way nobody foresaw.
+``celery -A rotator.worker.app worker`` and ``rotator worker`` both work. Settings and the
+bindings file are read (and validated) when Celery first needs its configuration; a broken
+configuration stops the process with exit code 2 and one message listing every problem. It
+fails closed: until the settings are applied the broker and backend are an unknown transport, so
+nothing can reach Celery's default ``amqp://guest@localhost`` even if configuration went wrong
+in a way nobody foresaw.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from celery import Celery, signals
 from rotator.core.batching import Entry, chunks
 from rotator.core.errors import ConfigError
 from rotator.observability.logs import configure_logging
+from rotator.rotation.bindings_file import BindingsFile
 from rotator.settings.load import Settings, load_settings
 from rotator.state.connection import SOCKETS, celery_redis_config, verify_master
 from rotator.worker import broker  # noqa: F401  (registers the Sentinel transport for kombu)
@@ -30,6 +32,7 @@ __all__ = [
     "ROTATE_TASK",
     "SWEEP_TASK",
     "app",
+    "bindings_file",
     "celery_config",
     "send_batches",
     "settings",
@@ -46,19 +49,29 @@ app = Celery(
     "rotator", include=["rotator.worker.tasks"], broker=_UNCONFIGURED, backend=_UNCONFIGURED
 )
 _settings: Settings | None = None
+_bindings: BindingsFile | None = None
 
 
 def settings() -> Settings:
-    """The process's settings, loaded once; exit 2 with every problem listed if invalid."""
-    global _settings  # noqa: PLW0603  (one per process, read once)
+    """The process's settings and bindings file, read once; exit 2 with every problem listed
+    if invalid (a worker or beat never starts on what it could not serve)."""
+    global _settings, _bindings  # one per process, read once
     if _settings is None:
         try:
             loaded = load_settings()
             _check_numbers(loaded)
+            path = loaded.bindings_file
+            bindings = BindingsFile(path, mount=loaded.vault_mount) if path else None
         except ConfigError as exc:
             _exit_config(exc)
-        _settings = loaded
+        _settings, _bindings = loaded, bindings
     return _settings
+
+
+def bindings_file() -> BindingsFile | None:
+    """The bindings file as read at start-up (then again when it changes), None without one."""
+    settings()
+    return _bindings
 
 
 def _exit_config(exc: ConfigError) -> NoReturn:

@@ -71,6 +71,9 @@ def sweep(
     counts = {"queued": 0, "skipped": 0, "already_queued": 0, "paused": 0, "quarantined": 0}
     counts["unreadable"] = 0
     counts["errors"] = len(view.problems)
+    if view.bindings_problem is not None:  # the file broke: one line a sweep until it is fixed
+        counts["errors"] += 1
+        log.error("sweep.bindings_invalid", error=view.bindings_problem)
     ambiguous = _ambiguous(rt, view.conflicts, enqueue, queue_ttl=queue_ttl)
     for at in range(0, len(ids), SLICE):
         part = {n: view.bindings[n] for n in ids[at : at + SLICE]}

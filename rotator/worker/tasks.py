@@ -21,24 +21,25 @@ from celery.signals import worker_ready, worker_shutting_down
 
 from rotator.core.batching import Entry, parse_entries
 from rotator.core.circuit import WAIT_REASON
-from rotator.core.errors import PermanentError, StateUnavailable
+from rotator.core.errors import ConfigError, PermanentError, RotatorError, StateUnavailable
 from rotator.core.states import Result
 from rotator.core.trigger import Trigger, parse_trigger, triggered_by
 from rotator.rotation.bindings import is_nanoid, nanoid_problem, shown
 from rotator.rotation.outcomes import audit_entry, error_outcome, log_fields
 from rotator.runtime import Runtime, build_runtime, queue_ttl
 from rotator.state.lock import best_effort
+from rotator.worker import webhooks
 from rotator.worker.app import (
     ROTATE_BATCH_TASK,
     ROTATE_TASK,
     SWEEP_TASK,
     app,
+    bindings_file,
     send_batches,
     settings,
 )
 from rotator.worker.exporter import watch as watch_metrics
 from rotator.worker.sweep import sweep as run_sweep
-from rotator.worker.webhooks import Deliverer
 
 __all__ = ["parse_rotate_args", "rotate", "rotate_batch", "run_batch", "runtime", "sweep"]
 
@@ -53,7 +54,7 @@ def runtime() -> Runtime:
     global _runtime  # noqa: PLW0603
     with _runtime_lock:
         if _runtime is None:
-            _runtime = build_runtime(settings())
+            _runtime = build_runtime(settings(), bindings=bindings_file())
             watch_metrics(_runtime)
         return _runtime
 
@@ -63,22 +64,17 @@ def _stop_holding(**_: object) -> None:
     """A worker shutting down stops holding rotations back in its threads (they requeue)."""
     if _runtime is not None:
         _runtime.service.breaker.stopping.set()
-    if _deliverer is not None:
-        _deliverer.stop.set()
-
-
-_deliverer: Deliverer | None = None
+    webhooks.stop()
 
 
 @worker_ready.connect
 def _start_webhooks(**_: object) -> None:
     """With ``ROTATOR_WEBHOOK_URL``: this worker drains the webhook's outbox (``webhooks``)."""
-    global _deliverer  # noqa: PLW0603  (one per worker process)
-    rt = runtime()
-    sender = rt.webhook_sender()
-    if sender is not None and rt.announcer is not None and rt.announcer.outbox is not None:
-        _deliverer = Deliverer(rt.announcer.outbox, sender)
-        _deliverer.start()
+    if settings().webhook_url is not None:
+        try:
+            webhooks.start(runtime())
+        except RotatorError as exc:  # each rotation fails with the same reason, named
+            log.error("webhook.not_started", error=str(exc))
 
 
 def parse_rotate_args(auth_config_id: object, force: object, version: object) -> str | None:
@@ -104,6 +100,15 @@ def _shown_id(raw: object) -> str:
 def _reject(rt: Runtime, nanoid: str, problem: str, task: str = ROTATE_TASK) -> dict[str, Any]:
     """A message that can never run: rotation.failed and a dead-letter entry, no retry."""
     return _dead(rt, nanoid, PermanentError(f"{task} task arguments: {problem}"))
+
+
+def _unserved(nanoid: str, exc: ConfigError) -> dict[str, Any]:
+    """No runtime: a setting read when it is built (the fingerprint key file) broke after
+    start-up. The rotation fails with the reason in its log line and result (nothing can be
+    recorded in Redis without a runtime); the sweep queues it again once it is fixed."""
+    outcome = error_outcome(nanoid, None, None, PermanentError(str(exc)), time.perf_counter())
+    log.error("rotation.failed", auth_config_id=nanoid, **log_fields(outcome))
+    return outcome.as_dict()
 
 
 def _dead(
@@ -134,18 +139,20 @@ def rotate(
     Celery counts every requeue in ``request.retries``; the ones the open circuit breaker held
     back are counted apart in ``breaker_waits`` and do not spend the retry budget. ``trigger``
     (optional: absent means ``send_task``) is recorded in the audit entry."""
+    try:
+        rt = runtime()
+    except ConfigError as exc:
+        return _unserved(_shown_id(auth_config_id), exc)
     problem = parse_rotate_args(auth_config_id, force, version)
     if problem is not None:
-        return _reject(runtime(), _shown_id(auth_config_id), problem)
+        return _reject(rt, _shown_id(auth_config_id), problem)
     nanoid, waits = auth_config_id, max(int(breaker_waits or 0), 0)
     retries = max(int(self.request.retries or 0) - waits, 0)
     with (
         structlog.contextvars.bound_contextvars(task_retries=retries),
         triggered_by(parse_trigger(trigger)),
     ):
-        outcome = runtime().service.rotate_queued(
-            nanoid, force=force, version=version, retries=retries
-        )
+        outcome = rt.service.rotate_queued(nanoid, force=force, version=version, retries=retries)
     if outcome.result is Result.RETRY_LATER:
         waits += outcome.reason == WAIT_REASON
         kwargs = _retry_kwargs(force=bool(force), version=version, waits=waits, trigger=trigger)
@@ -168,7 +175,13 @@ def _retry_kwargs(
 def rotate_batch(self: Task, entries: object) -> dict[str, Any]:
     """Rotate a batch of auth configs (``rotator.core.batching``): see ``run_batch``."""
     keep = not bool(getattr(self.request, "ignore_result", False))
-    return run_batch(runtime(), entries, keep=keep)
+    try:
+        rt = runtime()
+    except ConfigError as exc:
+        parsed, _ = parse_entries(entries)
+        outcomes = [_unserved(_shown_id(e.auth_config_id), exc) for e in parsed]
+        return {"outcomes": outcomes, "requeued": {}}
+    return run_batch(rt, entries, keep=keep)
 
 
 def run_batch(rt: Runtime, entries: object, *, keep: bool) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import structlog
 
 from rotator.core.errors import StateUnavailable
 from rotator.core.webhook import backoff, expired
+from rotator.runtime import Runtime
 from rotator.state.outbox import Outbox, Pending
 from rotator.webhook.sender import WebhookSender
 
@@ -93,3 +94,21 @@ class Deliverer:
         thread = threading.Thread(target=self.run, name="rotator-webhook", daemon=True)
         thread.start()
         return thread
+
+
+_deliverer: Deliverer | None = None  # one per worker process
+
+
+def start(rt: Runtime) -> None:
+    """With ``ROTATOR_WEBHOOK_URL``: this process drains the outbox, on a thread of its own."""
+    global _deliverer  # noqa: PLW0603
+    sender = rt.webhook_sender()
+    if sender is not None and rt.announcer is not None and rt.announcer.outbox is not None:
+        _deliverer = Deliverer(rt.announcer.outbox, sender)
+        _deliverer.start()
+
+
+def stop() -> None:
+    """The worker shuts down: the delivery thread stops after its current send."""
+    if _deliverer is not None:
+        _deliverer.stop.set()

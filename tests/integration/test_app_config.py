@@ -60,7 +60,9 @@ BAD = {
 }
 
 
-def celery(command: str, env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess[str]:
+def celery(
+    command: str, env: dict[str, str], tmp: Path, *, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """``celery -A rotator.worker.app worker|beat``: ``env`` and no inherited ROTATOR_/VAULT_."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ROTATOR_", "VAULT_"))}
     args = ["--pool=threads", "-c", "1"] if command == "worker" else ["-s", str(tmp / "s.db")]
@@ -69,7 +71,7 @@ def celery(command: str, env: dict[str, str], tmp: Path) -> subprocess.Completed
         env={**clean, "HOME": str(tmp), **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
 
@@ -133,3 +135,54 @@ def test_an_unconfigured_app_fails_closed_instead_of_using_celerys_amqp_default(
     assert run.returncode != 0
     assert "No such transport: rotator-unconfigured" in run.stderr
     assert "amqp://" not in run.stdout + run.stderr
+
+
+# (bindings file bytes, the text the one line must contain). The dotted key is 3,000 deep: deep
+# enough to be refused, shallow enough that tomllib reads it in a fraction of a second (its cost
+# grows with the square of the depth: 100,000 levels would take tens of GB).
+BAD_BINDINGS = {
+    "invalid-toml": (b"[[binding]\n", "not valid TOML"),
+    "not-utf8": (b'[[binding]]\nauth_config = "ac_\xff"\n', "not UTF-8 text (byte 30 is 0xff)"),
+    "nested-arrays": (b"a = " + b"[" * 100_000 + b"]" * 100_000, "nested deeper than 32 levels"),
+    "dotted-keys": (b"a" + b".a" * 3_000 + b" = 1\n", "nested deeper than 32 levels (line 1)"),
+    "look-alike-nanoid": (
+        b'[[binding]]\nauth_config = "ac_g\xd0\xbe\xd0\xbed"\npath = "p"\n'
+        b'credentials = {a = "b"}\n',
+        r"auth_config 'ac_g\u043e\u043ed' is not a nanoid",
+    ),
+}
+COMMANDS = ["celery-worker", "celery-beat", "rotator-worker", "rotator-beat"]
+
+
+def start(command: str, env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess[str]:
+    """``command`` (one of ``COMMANDS``) as a subprocess; a process that starts instead of
+    refusing is stopped after 20 s (it would wait for the broker for ever)."""
+    tool, what = command.split("-")
+    if tool == "celery":
+        return celery(what, env, tmp, timeout=20)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ROTATOR_", "VAULT_"))}
+    args = ["-c", "1"] if what == "worker" else ["--schedule", str(tmp / "s.db")]
+    return subprocess.run(
+        [sys.executable, "-m", "rotator", what, *args],
+        env={**clean, "HOME": str(tmp), **env},
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("case", sorted(BAD_BINDINGS))
+def test_a_bad_bindings_file_stops_worker_and_beat_with_exit_2_and_one_line(
+    case: str, command: str, tmp_path: Path
+) -> None:
+    """Invalid TOML, non-UTF-8 bytes, arrays nested 100,000 deep, dotted keys 3,000 deep and a
+    look-alike nanoid (two Cyrillic U+043E) each stop the worker and beat, started by celery or
+    by rotator, before anything connects: exit 2, one line naming the file's problem."""
+    raw, expected = BAD_BINDINGS[case]
+    path = tmp_path / "bindings.toml"
+    path.write_bytes(raw)
+    run = start(command, {**BASE, "ROTATOR_BINDINGS_FILE": str(path)}, tmp_path)
+    assert_exit_2_naming(run, expected)
+    assert f"ROTATOR_BINDINGS_FILE {path}" in run.stderr or "bindings.toml binding #1" in run.stderr

@@ -117,6 +117,45 @@ def test_dead_letter_list_and_replay(stack: Stack) -> None:
     assert stack.rt.state.dead_letters() == []
 
 
+LOOK_ALIKE = "ac_pause\u043e1"  # a Cyrillic U+043E where ac_pauseo1 has a Latin o
+
+
+def test_pause_refuses_a_look_alike_id_and_the_real_config_stays_unpaused(stack: Stack) -> None:
+    """`rotator pause` of a look-alike (Cyrillic) id or one with a zero-width space exits 2 with
+    one line and pauses nothing: the real config is not left rotating while the operator
+    believes it paused. The real id pauses, and resume takes it back."""
+    stack.put("ac_pauseo1", {"credentials": {"client_secret": "sec-p1"}})
+    for bad in (LOOK_ALIKE, "ac_pauseo1\u200b"):
+        res = run_cli(stack.env, "pause", bad)
+        assert_cli_ok(res, 2)
+        assert res.stdout == "" and len(res.stderr.splitlines()) == 1, res.stderr
+        assert "is not a nanoid" in res.stderr and "\\u" in res.stderr
+        assert stack.rt.state.paused() == (False, set())
+    assert_cli_ok(run_cli(stack.env, "pause", "ac_pauseo1"))
+    assert stack.rt.state.paused() == (False, {"ac_pauseo1"})
+    assert stack.rt.service.rotate("ac_pauseo1").reason == "paused"
+    assert_cli_ok(run_cli(stack.env, "resume", "ac_pauseo1"))
+    assert stack.rt.state.paused() == (False, set())
+
+
+def test_dead_letter_replay_keeps_an_entry_whose_id_is_not_a_nanoid(stack: Stack) -> None:
+    """A dead-letter entry naming a look-alike id (tampered with, or a bad message's) is not
+    queued: `dlq replay` names it on one line and keeps it; the good entry is replayed."""
+    stack.put("ac_dl2", {"credentials": {"client_secret": "sec-dl2"}})
+    bad_id = stack.rt.state.dead_letter({"auth_config_id": LOOK_ALIKE, "reason": "x"})
+    stack.rt.state.dead_letter({"auth_config_id": "ac_dl2", "reason": "x"})
+    res = run_cli(stack.env, "dlq", "replay", "--inline")
+    assert_cli_ok(res)
+    assert [line for line in res.stderr.splitlines() if not line.startswith("{")] == [
+        f"rotator: kept {bad_id}: auth_config_id 'ac_pause\\u043e1' is not a nanoid (ac_ "
+        "followed by 1-64 letters, digits, _ or -)"
+    ]
+    assert "replayed 1 auth config(s) from 1 entr(y/ies)" in res.stdout
+    assert stack.emu.credentials("ac_dl2") == {"client_secret": "sec-dl2"}
+    assert [i for i, _ in stack.rt.state.dead_letters()] == [bad_id]
+    assert not [e for e in stack.emu.journal if e.nanoid == LOOK_ALIKE]
+
+
 def test_status_watch_fits_80_columns(stack: Stack) -> None:
     """`status --watch` shows every auth config with state and versions in 80 columns."""
     stack.put("ac_watch_with_a_rather_long_name_01", {"credentials": {"client_secret": "w1"}})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -99,3 +100,56 @@ def test_history_names_every_trigger_newest_first(
     printed = res.stdout + one.stdout + table.stdout
     assert not [v for v in VALUES if v in printed]
     procs.assert_clean(allowed=[FAILED_LINE])
+
+
+@pytest.mark.parametrize(
+    ("entry_id", "fields", "line"),
+    [
+        (
+            "18446744073709551615-0",
+            {"auth_config_id": "ac_hx1", "outcome": "succeeded"},
+            r"rotator: audit entry 18446744073709551615-0 in rotator:audit has a time out of "
+            r"range \(after 9999-12-31\): rotator did not write it: delete it: XDEL "
+            r"rotator:audit 18446744073709551615-0",
+        ),
+    ],
+    ids=["id-out-of-range"],
+)
+def test_an_audit_entry_rotator_cannot_have_written_is_a_named_problem_and_exit_2(
+    stack: Stack, entry_id: str, fields: dict[object, object], line: str
+) -> None:
+    """An audit entry written by hand into Redis with a stream id past year 9999, next to a good
+    one: `history` (and `history --json`) exit 2 with one line naming it, not "unexpected
+    ValueError" with exit 1."""
+    with redis.Redis.from_url(stack.env["ROTATOR_REDIS_URL"]) as r:
+        r.xadd("rotator:audit", {"auth_config_id": "ac_hx0", "outcome": "succeeded"}, id="1-0")
+        r.xadd("rotator:audit", fields, id=entry_id)
+    for args in (("history",), ("history", "--json")):
+        res = run_cli(stack.env, *args)
+        assert_cli_ok(res, 2)
+        said = [x for x in res.stderr.splitlines() if not x.startswith("{")]
+        assert len(said) == 1 and re.fullmatch(line, said[0]), res.stderr
+        assert res.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"auth_config_id": b"ac_\xff", "outcome": "succeeded"}, {b"\xfe": "x", "outcome": "failed"}],
+    ids=["value-not-utf8", "field-name-not-utf8"],
+)
+def test_an_audit_entry_that_is_not_utf8_is_left_out_named_and_the_others_shown(
+    stack: Stack, fields: dict[object, object]
+) -> None:
+    """An audit entry holding bytes that are not UTF-8 (written by hand into Redis) is one bad
+    record: `history` shows every other entry, exit 0, and one `state.unreadable` line names the
+    entry by its id (never its bytes)."""
+    with redis.Redis.from_url(stack.env["ROTATOR_REDIS_URL"]) as r:
+        r.xadd("rotator:audit", {"auth_config_id": "ac_hx0", "outcome": "succeeded"}, id="1-0")
+        bad = r.xadd("rotator:audit", fields).decode()
+    for args in (("history",), ("history", "--json")):
+        res = run_cli(stack.env, *args)
+        assert_cli_ok(res, 0)
+        assert "ac_hx0" in res.stdout and "\\xff" not in res.stdout + res.stderr
+        [unreadable] = [json.loads(x) for x in res.stderr.splitlines() if "state.unreadable" in x]
+        assert (unreadable["key"], unreadable["entry_id"]) == ("rotator:audit", bad)
+        assert unreadable["problem"] == "not UTF-8 text"

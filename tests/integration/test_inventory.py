@@ -61,16 +61,26 @@ def test_inventory_text_output_and_exit_0_when_nothing_is_missing(stack: Stack) 
     assert "inv-sec" not in res.stdout + res.stderr
 
 
-def test_inventory_garbled_list_is_one_line_and_exit_1(stack: Stack) -> None:
-    """A 200 whose body is a proxy's HTML: one line naming the list, no traceback, exit 1."""
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (b"<html>proxy</html>", "a body that is not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply"),
+        (b'{"items": ' * 100_000 + b"[]" + b"}" * 100_000, "JSON nested too deeply"),
+    ],
+    ids=["html", "array-100k-deep", "object-100k-deep"],
+)
+def test_a_garbled_list_is_one_named_line_and_exit_2(stack: Stack, body: bytes, what: str) -> None:
+    """A 200 whose body is a proxy's HTML, or JSON nested 100,000 deep: one line naming the list
+    and the problem, no traceback, exit 2 (a permanent problem), not "unexpected
+    RecursionError" with exit 1."""
     _seed(stack, managed=1, missing=0, unmanaged=0)
-    stack.emu.inject(Fault(status=200, body=b"<html>proxy</html>", content_type="text/html"))
+    stack.emu.inject(Fault(status=200, body=body, content_type="text/html"))
     res = run_cli(stack.env, "inventory")
-    assert_cli_ok(res, 1)
+    assert_cli_ok(res, 2)
     said = [line for line in res.stderr.splitlines() if line.startswith("rotator:")]
     assert said == [
-        "rotator: inventory: Composio answered 200 to the auth config list with a body that is "
-        "not JSON"
+        f"rotator: inventory: Composio answered 200 to the auth config list with {what}"
     ]
 
 

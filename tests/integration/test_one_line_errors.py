@@ -135,6 +135,14 @@ CASES = [
         r"text \(byte 30 is 0xff\)",
     ),
     Case(
+        "bindings-nested-100k-deep",
+        ("plan",),
+        lambda e, t, x: {**e, **_bindings(t, b"a = " + b"[" * 100_000 + b"]" * 100_000)},
+        2,
+        r"rotator: invalid configuration: ROTATOR_BINDINGS_FILE .*bindings\.toml: nested "
+        r"deeper than 32 levels \(line 1\)",
+    ),
+    Case(
         "bindings-nanoid-trailing-newline",
         ("plan",),
         lambda e, t, x: {
@@ -169,6 +177,29 @@ CASES = [
         2,
         r"Error: NANOID 'x{50,60}…\(10002 chars\) is not a nanoid \(ac_ followed by 1-64 "
         r"letters, digits, _ or -\)",
+    ),
+    *[
+        Case(
+            f"{command}-{name}",
+            (*command.split("-"), raw),
+            lambda e, t, x: e,
+            2,
+            rf"Error: NANOID '{re.escape(shown)}' is not a nanoid \(ac_ followed by 1-64 "
+            r"letters, digits, _ or -\)",
+        )
+        for command in ("pause", "resume", "history")
+        for name, raw, shown in (
+            ("look-alike", "ac_g\u043e\u043ed", "ac_g\\u043e\\u043ed"),
+            ("zero-width-space", "ac_good\u200b", "ac_good\\u200b"),
+        )
+    ],
+    Case(
+        "dlq-replay-not-an-entry-id",
+        ("dlq", "replay", "ac_good"),
+        lambda e, t, x: e,
+        2,
+        r"Error: ENTRY_ID 'ac_good' is not a dead-letter entry id \(like 1718000000000-0; "
+        r"`rotator dlq list` shows them\)",
     ),
     Case(
         "composio-html-200",

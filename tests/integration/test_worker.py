@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+from pathlib import Path
 
 import redis
 
@@ -14,7 +15,7 @@ from rotator.devkit.emulator import Fault
 from tests.faults_support import events
 from tests.helpers import Stack
 from tests.leakcheck import with_decoded_base64
-from tests.procs import Procs, assert_cli_ok, run_cli, wait_until
+from tests.procs import Procs, assert_cli_ok, run_cli, send_rotate, wait_until
 
 # rotation.failed is logged at ERROR: the dead-letter tests expect it, nothing else.
 FAILED_LINE = r'"event": "rotation\.failed"'
@@ -191,3 +192,25 @@ def test_broker_traffic_carries_no_secret_values(
         assert value not in procs.output()
         assert value not in res.stdout + res.stderr
     procs.assert_clean()
+
+
+def test_a_worker_that_cannot_build_its_runtime_fails_each_rotation_with_the_reason(
+    stack: Stack, procs: Procs, celery_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The worker's fingerprint key file is too short (read when the first task builds the
+    runtime, not at start-up): a queued rotation fails with that reason in its result and
+    its rotation.failed line, not "task ended in state FAILURE", and nothing is pushed."""
+    stack.put("ac_fk1", {"credentials": {"client_secret": "sec-fk1"}})
+    key = tmp_path / "fingerprint.key"
+    key.write_text("short")
+    key.chmod(0o600)
+    procs.env = {k: v for k, v in procs.env.items() if k != "ROTATOR_FINGERPRINT_KEY"}
+    procs.env["ROTATOR_FINGERPRINT_KEY_FILE"] = str(key)
+    procs.worker("w1")
+    result = send_rotate(celery_env, "ac_fk1")  # another service, with settings of its own
+    assert result["result"] == "failed", result
+    assert "the key must be at least 32 bytes" in str(result["error"]), result
+    [line] = events(procs.output(), "rotation.failed")
+    assert line["auth_config_id"] == "ac_fk1" and "at least 32 bytes" in line["error"]
+    assert stack.emu.patches("ac_fk1") == []
+    procs.assert_clean(allowed=[FAILED_LINE])
