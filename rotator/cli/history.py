@@ -32,15 +32,8 @@ def _checked_pages(rt: Runtime) -> Callable[[str, str, int], Entries]:
     from rotator.runtime import Keys
 
     def page(before: str, oldest: str, count: int) -> Entries:
-        try:
-            entries = rt.state.audit_newest(before=before, oldest=oldest, count=count)
-        except UnicodeDecodeError as exc:
-            raise PermanentError(
-                f"an audit entry in {Keys.audit} (reading newest first from {before}) holds "
-                f"bytes that are not UTF-8 (0x{exc.object[exc.start]:02x}): rotator did not "
-                "write it",
-                suggested_fix=f"find it with XREVRANGE {Keys.audit} and delete it with XDEL",
-            ) from None
+        # entries that are not UTF-8 never get here: the store leaves each out (state.unreadable)
+        entries = rt.state.audit_newest(before=before, oldest=oldest, count=count)
         for entry_id, _ in entries:
             ms = entry_id.partition("-")[0]
             if not (ms.isascii() and ms.isdigit()) or int(ms) > LAST_MS:
